@@ -1,0 +1,41 @@
+package io.inferencejobs.app;
+
+import io.inferencejobs.cli.BenchEngineCommand;
+import io.inferencejobs.cli.PredictCommand;
+
+import java.util.Arrays;
+
+/** Entry point of the one jar: {@code serve} (default), {@code predict}, {@code bench-engine}. */
+public final class Main {
+
+  private Main() {
+  }
+
+  public static void main(String[] args) {
+    String command = args.length == 0 || args[0].startsWith("-") ? "serve" : args[0];
+    String[] rest = args.length == 0 || args[0].startsWith("-") ? args : Arrays.copyOfRange(args, 1, args.length);
+    int code = switch (command) {
+      case "serve" -> ServeCommand.run(rest);
+      case "predict" -> PredictCommand.run(rest);
+      case "bench-engine" -> BenchEngineCommand.run(rest);
+      case "help", "--help", "-h" -> usage(0);
+      default -> {
+        System.err.println("unknown command: " + command);
+        yield usage(2);
+      }
+    };
+    if (code != 0 || !"serve".equals(command)) {
+      System.exit(code);
+    }
+  }
+
+  private static int usage(int code) {
+    System.err.println("""
+        usage: java -jar inference-jobs.jar [command] [options]
+          serve          start the service (default)
+          predict        run a model on image files: predict --model FILE --image FILE... [--json]
+          bench-engine   benchmark the inference engine on the sample photos
+        """);
+    return code;
+  }
+}
