@@ -1,0 +1,12 @@
+package io.inferencejobs.bus;
+
+/** Every event-bus address, in one place. The bus carries notifications; PostgreSQL holds the work. */
+public final class Addresses {
+  /** Published when a job has new work (created, or chunks handed back): workers wake up and lease. */
+  public static final String JOBS_WORK = "jobs.work";
+  /** Published for every persisted job event; every API node fans them out to its SSE clients. */
+  public static final String JOBS_EVENTS = "jobs.events";
+
+  private Addresses() {
+  }
+}

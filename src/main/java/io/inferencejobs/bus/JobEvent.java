@@ -1,0 +1,28 @@
+package io.inferencejobs.bus;
+
+import io.vertx.core.json.JsonObject;
+
+/**
+ * One persisted job event. {@code id} is global (the all-jobs stream's event id), {@code seq} increases per job
+ * (the job stream's event id).
+ */
+public record JobEvent(long id, long jobId, long trainingJobId, int seq, String type, JsonObject data) {
+
+  public static final String STATUS = "status";
+  public static final String PROGRESS = "progress";
+  public static final String IMAGE = "image";
+
+  public static boolean terminal(String type) {
+    return "completed".equals(type) || "failed".equals(type) || "cancelled".equals(type);
+  }
+
+  public JsonObject toJson() {
+    return new JsonObject().put("id", id).put("job_id", jobId).put("training_job_id", trainingJobId).put("seq", seq)
+        .put("type", type).put("data", data);
+  }
+
+  public static JobEvent fromJson(JsonObject json) {
+    return new JobEvent(json.getLong("id"), json.getLong("job_id"), json.getLong("training_job_id"),
+        json.getInteger("seq"), json.getString("type"), json.getJsonObject("data"));
+  }
+}

@@ -1,0 +1,63 @@
+package io.inferencejobs.config;
+
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * The whole configuration, parsed and validated once at start-up. Nothing reads a setting later.
+ */
+public record AppConfig(
+    Set<Role> roles,
+    boolean clustered,
+    HttpConfig http,
+    Path dataDir,
+    PostgresConfig postgres,
+    S3Config s3,
+    EngineConfig engine,
+    WorkerConfig worker,
+    LimitsConfig limits,
+    PretrainedConfig pretrained) {
+
+  public enum Role { API, WORKER }
+
+  public boolean hasRole(Role role) {
+    return roles.contains(role);
+  }
+
+  public record HttpConfig(String host, int port) {
+  }
+
+  /** {@code host} empty means: start an embedded PostgreSQL under the data directory. */
+  public record PostgresConfig(String host, int port, String database, String user, String password, int poolSize) {
+    public boolean embedded() {
+      return host.isEmpty();
+    }
+  }
+
+  /** {@code endpoint} empty means: start an embedded S3 server under the data directory. */
+  public record S3Config(String endpoint, String region, String accessKey, String secretKey, String bucket) {
+    public boolean embedded() {
+      return endpoint.isEmpty();
+    }
+  }
+
+  public record EngineConfig(String device, int intraOpThreads, int batchSize, long maxPixels) {
+  }
+
+  public record WorkerConfig(
+      java.util.List<String> devices,
+      int slotsPerDevice,
+      int chunkSize,
+      int leaseSeconds,
+      int decodeThreads,
+      int ioThreads,
+      double maxFailedRatio,
+      int modelCacheSize) {
+  }
+
+  public record LimitsConfig(long maxUploadBytes, int maxFilesPerUpload, long maxJsonBodyBytes, int maxImagesPerJob) {
+  }
+
+  public record PretrainedConfig(String trainingJobName, String model, String s3Key) {
+  }
+}

@@ -1,0 +1,301 @@
+package io.inferencejobs.config;
+
+import io.inferencejobs.config.AppConfig.EngineConfig;
+import io.inferencejobs.config.AppConfig.HttpConfig;
+import io.inferencejobs.config.AppConfig.LimitsConfig;
+import io.inferencejobs.config.AppConfig.PostgresConfig;
+import io.inferencejobs.config.AppConfig.PretrainedConfig;
+import io.inferencejobs.config.AppConfig.Role;
+import io.inferencejobs.config.AppConfig.S3Config;
+import io.inferencejobs.config.AppConfig.WorkerConfig;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads {@code conf/application.json} (from the working directory, else the copy in the jar), applies environment
+ * variables over it (env wins) and validates everything at once.
+ */
+public final class ConfigLoader {
+
+  /** Environment variable to JSON path; the only settings taken from the environment. */
+  public static final Map<String, String> ENV = envMap();
+
+  private static final Pattern BUCKET = Pattern.compile("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]");
+
+  private ConfigLoader() {
+  }
+
+  private static Map<String, String> envMap() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("ROLES", "roles");
+    m.put("CLUSTERED", "clustered");
+    m.put("HTTP_HOST", "http.host");
+    m.put("HTTP_PORT", "http.port");
+    m.put("DATA_DIR", "data_dir");
+    m.put("PG_HOST", "postgres.host");
+    m.put("PG_PORT", "postgres.port");
+    m.put("PG_DATABASE", "postgres.database");
+    m.put("PG_USER", "postgres.user");
+    m.put("PG_PASSWORD", "postgres.password");
+    m.put("PG_POOL_SIZE", "postgres.pool_size");
+    m.put("S3_ENDPOINT", "s3.endpoint");
+    m.put("S3_REGION", "s3.region");
+    m.put("S3_ACCESS_KEY", "s3.access_key");
+    m.put("S3_SECRET_KEY", "s3.secret_key");
+    m.put("S3_BUCKET", "s3.bucket");
+    m.put("ENGINE_DEVICE", "engine.device");
+    m.put("ENGINE_THREADS", "engine.intra_op_threads");
+    m.put("ENGINE_BATCH_SIZE", "engine.batch_size");
+    m.put("MAX_IMAGE_PIXELS", "engine.max_pixels");
+    m.put("WORKER_DEVICES", "worker.devices");
+    m.put("WORKER_SLOTS", "worker.slots_per_device");
+    m.put("WORKER_CHUNK_SIZE", "worker.chunk_size");
+    m.put("WORKER_LEASE_SECONDS", "worker.lease_seconds");
+    m.put("WORKER_DECODE_THREADS", "worker.decode_threads");
+    m.put("WORKER_IO_THREADS", "worker.io_threads");
+    m.put("MAX_FAILED_RATIO", "worker.max_failed_ratio");
+    m.put("MODEL_CACHE_SIZE", "worker.model_cache_size");
+    m.put("MAX_UPLOAD_BYTES", "limits.max_upload_bytes");
+    m.put("MAX_FILES_PER_UPLOAD", "limits.max_files_per_upload");
+    m.put("MAX_JSON_BODY_BYTES", "limits.max_json_body_bytes");
+    m.put("MAX_IMAGES_PER_JOB", "limits.max_images_per_job");
+    m.put("PRETRAINED_MODEL", "pretrained.model");
+    return Map.copyOf(m);
+  }
+
+  /** Loads the defaults and applies {@code env}; throws one {@link ConfigException} naming every problem. */
+  public static AppConfig load(Map<String, String> env) {
+    JsonObject json = readDefaults();
+    for (Map.Entry<String, String> e : ENV.entrySet()) {
+      String value = env.get(e.getKey());
+      if (value != null) {
+        put(json, e.getValue(), value);
+      }
+    }
+    return parse(json, env);
+  }
+
+  static JsonObject readDefaults() {
+    Path local = Path.of("conf", "application.json");
+    try {
+      if (Files.isRegularFile(local)) {
+        return new JsonObject(Files.readString(local));
+      }
+      try (InputStream in = ConfigLoader.class.getResourceAsStream("/conf/application.json")) {
+        if (in == null) {
+          throw new ConfigException(List.of("conf/application.json: not found in the working directory nor in the jar"));
+        }
+        return new JsonObject(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+      }
+    } catch (IOException | DecodeException e) {
+      throw new ConfigException(List.of("conf/application.json: " + e.getMessage()));
+    }
+  }
+
+  private static void put(JsonObject root, String path, String value) {
+    String[] parts = path.split("\\.");
+    JsonObject node = root;
+    for (int i = 0; i < parts.length - 1; i++) {
+      JsonObject child = node.getJsonObject(parts[i]);
+      if (child == null) {
+        child = new JsonObject();
+        node.put(parts[i], child);
+      }
+      node = child;
+    }
+    node.put(parts[parts.length - 1], value);
+  }
+
+  private static AppConfig parse(JsonObject json, Map<String, String> env) {
+    Reader r = new Reader(json, env);
+    EnumSet<Role> roles = EnumSet.noneOf(Role.class);
+    for (String role : r.list("roles")) {
+      try {
+        roles.add(Role.valueOf(role.toUpperCase(Locale.ROOT)));
+      } catch (IllegalArgumentException e) {
+        r.problem("roles", "unknown role '" + role + "' (expected api, worker)");
+      }
+    }
+    if (roles.isEmpty()) {
+      r.problem("roles", "at least one of api, worker is required");
+    }
+    boolean clustered = r.bool("clustered");
+    HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535));
+    String dataDir = r.string("data_dir", false);
+    PostgresConfig pg = new PostgresConfig(
+        r.string("postgres.host", true),
+        r.integer("postgres.port", 1, 65535),
+        r.string("postgres.database", false),
+        r.string("postgres.user", false),
+        r.string("postgres.password", true),
+        r.integer("postgres.pool_size", 1, 256));
+    S3Config s3 = new S3Config(
+        r.string("s3.endpoint", true),
+        r.string("s3.region", false),
+        r.string("s3.access_key", false),
+        r.string("s3.secret_key", false),
+        r.string("s3.bucket", false));
+    if (!s3.endpoint().isEmpty() && !s3.endpoint().matches("https?://.+")) {
+      r.problem("s3.endpoint", "must be an http:// or https:// URL, got '" + s3.endpoint() + "'");
+    }
+    if (!s3.bucket().isEmpty() && !BUCKET.matcher(s3.bucket()).matches()) {
+      r.problem("s3.bucket", "not a valid bucket name: '" + s3.bucket() + "'");
+    }
+    String device = r.string("engine.device", false);
+    if (!device.isEmpty() && !device.matches("auto|cpu|cuda:\\d+")) {
+      r.problem("engine.device", "must be auto, cpu or cuda:N, got '" + device + "'");
+    }
+    EngineConfig engine = new EngineConfig(device,
+        r.integer("engine.intra_op_threads", 0, 256),
+        r.integer("engine.batch_size", 1, 256),
+        r.longValue("engine.max_pixels", 1, Long.MAX_VALUE));
+    List<String> devices = r.list("worker.devices");
+    for (String d : devices) {
+      if (!d.matches("auto|cpu|cuda:\\d+")) {
+        r.problem("worker.devices", "each device must be auto, cpu or cuda:N, got '" + d + "'");
+      }
+    }
+    if (devices.isEmpty()) {
+      r.problem("worker.devices", "at least one device is required");
+    }
+    WorkerConfig worker = new WorkerConfig(devices,
+        r.integer("worker.slots_per_device", 1, 64),
+        r.integer("worker.chunk_size", 1, 10_000),
+        r.integer("worker.lease_seconds", 1, 3600),
+        r.integer("worker.decode_threads", 1, 256),
+        r.integer("worker.io_threads", 1, 256),
+        r.decimal("worker.max_failed_ratio", 0, 1),
+        r.integer("worker.model_cache_size", 1, 64));
+    LimitsConfig limits = new LimitsConfig(
+        r.longValue("limits.max_upload_bytes", 1, Long.MAX_VALUE),
+        r.integer("limits.max_files_per_upload", 1, 1_000_000),
+        r.longValue("limits.max_json_body_bytes", 1024, Integer.MAX_VALUE),
+        r.integer("limits.max_images_per_job", 1, 10_000_000));
+    PretrainedConfig pretrained = new PretrainedConfig(
+        r.string("pretrained.training_job_name", false),
+        r.string("pretrained.model", false),
+        r.string("pretrained.s3_key", false));
+    if (!r.problems.isEmpty()) {
+      throw new ConfigException(r.problems);
+    }
+    return new AppConfig(Set.copyOf(roles), clustered, http, Path.of(dataDir).toAbsolutePath(), pg, s3, engine, worker,
+        limits, pretrained);
+  }
+
+  private static final class Reader {
+    final JsonObject json;
+    final Map<String, String> env;
+    final List<String> problems = new ArrayList<>();
+
+    Reader(JsonObject json, Map<String, String> env) {
+      this.json = json;
+      this.env = env;
+    }
+
+    void problem(String path, String reason) {
+      String var = ENV.entrySet().stream().filter(e -> e.getValue().equals(path)).map(Map.Entry::getKey)
+          .findFirst().orElse(null);
+      problems.add(path + (var == null ? "" : " (" + var + ")") + ": " + reason);
+    }
+
+    Object raw(String path) {
+      String[] parts = path.split("\\.");
+      Object node = json;
+      for (String p : parts) {
+        if (!(node instanceof JsonObject obj)) {
+          return null;
+        }
+        node = obj.getValue(p);
+      }
+      return node;
+    }
+
+    String string(String path, boolean mayBeEmpty) {
+      Object v = raw(path);
+      if (v == null || (!mayBeEmpty && v.toString().isBlank())) {
+        problem(path, "missing");
+        return "";
+      }
+      return v.toString().trim();
+    }
+
+    List<String> list(String path) {
+      Object v = raw(path);
+      if (v == null) {
+        problem(path, "missing");
+        return List.of();
+      }
+      String s = v instanceof io.vertx.core.json.JsonArray a ? String.join(",", a.stream().map(String::valueOf).toList())
+          : v.toString();
+      return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
+    }
+
+    boolean bool(String path) {
+      Object v = raw(path);
+      if (v instanceof Boolean b) {
+        return b;
+      }
+      String s = v == null ? "" : v.toString().trim().toLowerCase(Locale.ROOT);
+      if (s.equals("true") || s.equals("false")) {
+        return Boolean.parseBoolean(s);
+      }
+      problem(path, v == null ? "missing" : "must be true or false, got '" + v + "'");
+      return false;
+    }
+
+    int integer(String path, int min, int max) {
+      return (int) longValue(path, min, max);
+    }
+
+    long longValue(String path, long min, long max) {
+      Object v = raw(path);
+      if (v == null) {
+        problem(path, "missing");
+        return min;
+      }
+      try {
+        long n = v instanceof Number num ? num.longValue() : Long.parseLong(v.toString().trim());
+        if (n < min || n > max) {
+          problem(path, "must be between " + min + " and " + max + ", got " + n);
+        }
+        return n;
+      } catch (NumberFormatException e) {
+        problem(path, "must be an integer, got '" + v + "'");
+        return min;
+      }
+    }
+
+    double decimal(String path, double min, double max) {
+      Object v = raw(path);
+      if (v == null) {
+        problem(path, "missing");
+        return min;
+      }
+      try {
+        double n = v instanceof Number num ? num.doubleValue() : Double.parseDouble(v.toString().trim());
+        if (!(n >= min && n <= max)) {
+          problem(path, "must be between " + min + " and " + max + ", got " + n);
+        }
+        return n;
+      } catch (NumberFormatException e) {
+        problem(path, "must be a number, got '" + v + "'");
+        return min;
+      }
+    }
+  }
+}

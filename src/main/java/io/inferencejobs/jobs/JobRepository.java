@@ -1,0 +1,436 @@
+package io.inferencejobs.jobs;
+
+import io.inferencejobs.bus.JobEvent;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.SqlClient;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Tuple;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * All SQL about inference jobs, their images, chunks, results and events. Every state transition is persisted
+ * (with its event) in one transaction and published only after commit.
+ */
+public final class JobRepository {
+
+  private static final String SELECT_JOB = """
+      SELECT j.*, (SELECT coalesce(jsonb_agg(DISTINCT c.processed_by), '[]'::jsonb) FROM job_chunks c
+                   WHERE c.job_id = j.id AND c.processed_by IS NOT NULL) AS workers
+      FROM inference_jobs j""";
+
+  private final Pool pool;
+  private final EventSink sink;
+
+  public JobRepository(Pool pool, EventSink sink) {
+    this.pool = pool;
+    this.sink = sink;
+  }
+
+  // ---------------------------------------------------------------- API side
+
+  /** Stores the job, its images and chunks, and its first event, atomically. */
+  public Future<Job> create(NewJob job, List<ImageRef> images, int chunkSize) {
+    String[] uris = images.stream().map(ImageRef::s3Uri).toArray(String[]::new);
+    String[] names = images.stream().map(ImageRef::name).toArray(String[]::new);
+    return inTx(conn -> conn.preparedQuery("""
+            INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
+                                        status, input_data, total_images, idempotency_key, request_hash)
+            VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) RETURNING id""")
+        .execute(Tuple.from(new Object[] {job.trainingJobId(), job.checkpointPath(), job.modelUri(),
+            job.inferenceType(), job.taskType(), job.inputData(), images.size(), job.idempotencyKey(),
+            job.requestHash()}))
+        .map(rows -> rows.iterator().next().getLong("id"))
+        .compose(id -> conn.preparedQuery("""
+                INSERT INTO job_images (job_id, image_index, s3_uri, image_name)
+                SELECT $1, (t.i - 1)::int, t.u, t.n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(u, n, i)""")
+            .execute(Tuple.of(id, uris, names))
+            .compose(r -> conn.preparedQuery("""
+                    INSERT INTO job_chunks (job_id, chunk_index, first_index, end_index, state)
+                    SELECT $1, g, g * $2, least((g + 1) * $2, $3), 'pending'
+                    FROM generate_series(0, (($3 + $2 - 1) / $2) - 1) AS g""")
+                .execute(Tuple.of(id, chunkSize, images.size())))
+            .compose(r -> fetch(conn, id))
+            .compose(created -> appendEvents(conn, created, List.of(new NewEvent(JobEvent.STATUS, created.toJson())))
+                .map(events -> new Outcome<>(created, events)))));
+  }
+
+  public Future<Optional<Job>> findByIdempotencyKey(String key) {
+    return pool.preparedQuery(SELECT_JOB + " WHERE j.idempotency_key = $1").execute(Tuple.of(key))
+        .map(rows -> first(rows).map(Job::from));
+  }
+
+  public Future<Optional<String>> requestHashOf(String key) {
+    return pool.preparedQuery("SELECT request_hash FROM inference_jobs WHERE idempotency_key = $1")
+        .execute(Tuple.of(key)).map(rows -> first(rows).map(r -> r.getString("request_hash")));
+  }
+
+  public Future<Optional<Job>> get(long id) {
+    return pool.preparedQuery(SELECT_JOB + " WHERE j.id = $1").execute(Tuple.of(id))
+        .map(rows -> first(rows).map(Job::from));
+  }
+
+  /** Newest first. {@code beforeId} is the cursor (exclusive); {@code skip} an offset for clients that prefer it. */
+  public Future<Page<Job>> list(Long trainingJobId, String status, Long beforeId, int skip, int limit) {
+    return pool.preparedQuery(SELECT_JOB + """
+             WHERE ($1::bigint IS NULL OR j.training_job_id = $1)
+               AND ($2::text IS NULL OR j.status = $2)
+               AND ($3::bigint IS NULL OR j.id < $3)
+             ORDER BY j.id DESC OFFSET $4 LIMIT $5""")
+        .execute(Tuple.of(trainingJobId, status, beforeId, skip, limit + 1))
+        .map(rows -> {
+          List<Job> jobs = new ArrayList<>();
+          rows.forEach(r -> jobs.add(Job.from(r)));
+          String next = null;
+          if (jobs.size() > limit) {
+            jobs.remove(limit);
+            next = Long.toString(jobs.get(limit - 1).id());
+          }
+          return new Page<>(jobs, next);
+        });
+  }
+
+  /** Results ordered by image index, after {@code afterIndex} (the cursor), skipping {@code skip}. */
+  public Future<Page<JsonObject>> results(long jobId, int afterIndex, int skip, int limit) {
+    return pool.preparedQuery("""
+            SELECT i.image_index, i.image_name, i.s3_uri, r.width, r.height, r.predictions, r.num_detections,
+                   r.decode_time_ms, r.preprocessing_time_ms, r.inference_time_ms, r.postprocessing_time_ms, r.error
+            FROM job_images i JOIN image_results r ON r.job_id = i.job_id AND r.image_index = i.image_index
+            WHERE i.job_id = $1 AND i.image_index > $2
+            ORDER BY i.image_index OFFSET $3 LIMIT $4""")
+        .execute(Tuple.of(jobId, afterIndex, skip, limit + 1))
+        .map(rows -> {
+          List<JsonObject> items = new ArrayList<>();
+          for (Row r : rows) {
+            items.add(new JsonObject()
+                .put("image_index", r.getInteger("image_index"))
+                .put("image_name", r.getString("image_name"))
+                .put("s3_uri", r.getString("s3_uri"))
+                .put("width", r.getInteger("width"))
+                .put("height", r.getInteger("height"))
+                .put("predictions", r.getJson("predictions"))
+                .put("num_detections", r.getInteger("num_detections"))
+                .put("decode_time_ms", r.getDouble("decode_time_ms"))
+                .put("preprocessing_time_ms", r.getDouble("preprocessing_time_ms"))
+                .put("inference_time_ms", r.getDouble("inference_time_ms"))
+                .put("postprocessing_time_ms", r.getDouble("postprocessing_time_ms"))
+                .put("error", r.getString("error")));
+          }
+          String next = null;
+          if (items.size() > limit) {
+            items.remove(limit);
+            next = Integer.toString(items.get(limit - 1).getInteger("image_index"));
+          }
+          return new Page<>(items, next);
+        });
+  }
+
+  /** The stored image of a job, for previews. */
+  public Future<Optional<ImageRef>> image(long jobId, int index) {
+    return pool.preparedQuery("SELECT image_index, s3_uri, image_name FROM job_images WHERE job_id = $1 AND image_index = $2")
+        .execute(Tuple.of(jobId, index))
+        .map(rows -> first(rows).map(r -> new ImageRef(r.getInteger("image_index"), r.getString("s3_uri"),
+            r.getString("image_name"))));
+  }
+
+  /**
+   * Moves a job to {@code target} if the state machine allows it from its current state. Empty when it does not
+   * (or the job does not exist).
+   */
+  public Future<Optional<Job>> transition(long jobId, JobStatus target, String errorMessage) {
+    return inTx(conn -> transition(conn, jobId, target, errorMessage));
+  }
+
+  private Future<Outcome<Optional<Job>>> transition(SqlConnection conn, long jobId, JobStatus target, String error) {
+    return conn.preparedQuery("""
+            UPDATE inference_jobs SET status = $2,
+              started_at = CASE WHEN $2 = 'running' THEN now() ELSE started_at END,
+              completed_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
+              error_message = coalesce($3, error_message)
+            WHERE id = $1 AND status = ANY($4) RETURNING id""")
+        .execute(Tuple.of(jobId, target.db(), error, JobStatus.sourcesOf(target)))
+        .compose(rows -> {
+          if (rows.rowCount() == 0) {
+            return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
+          }
+          return fetch(conn, jobId).compose(job -> {
+            List<NewEvent> events = new ArrayList<>();
+            events.add(new NewEvent(JobEvent.STATUS, job.toJson()));
+            if (target.terminal()) {
+              events.add(new NewEvent(target.db(), job.toJson()));
+            }
+            return appendEvents(conn, job, events).map(ev -> new Outcome<>(Optional.of(job), ev));
+          });
+        });
+  }
+
+  // ---------------------------------------------------------------- worker side
+
+  /** Leases the oldest open chunk (pending, or leased with an expired lease) of a live job; empty when none. */
+  public Future<Optional<ChunkLease>> leaseChunk(String workerId, int leaseSeconds) {
+    return pool.preparedQuery("""
+            UPDATE job_chunks c SET state = 'leased', lease_owner = $1,
+                   lease_expires_at = now() + make_interval(secs => $2), attempts = c.attempts + 1
+            FROM (SELECT c2.job_id, c2.chunk_index FROM job_chunks c2 JOIN inference_jobs j ON j.id = c2.job_id
+                  WHERE j.status IN ('pending', 'running')
+                    AND (c2.state = 'pending' OR (c2.state = 'leased' AND c2.lease_expires_at < now()))
+                  ORDER BY c2.job_id, c2.chunk_index LIMIT 1 FOR UPDATE OF c2 SKIP LOCKED) pick
+            WHERE c.job_id = pick.job_id AND c.chunk_index = pick.chunk_index
+            RETURNING c.job_id, c.chunk_index, c.first_index, c.end_index, c.attempts""")
+        .execute(Tuple.of(workerId, (double) leaseSeconds))
+        .map(rows -> first(rows).map(r -> new ChunkLease(r.getLong("job_id"), r.getInteger("chunk_index"),
+            r.getInteger("first_index"), r.getInteger("end_index"), r.getInteger("attempts"))));
+  }
+
+  /** Extends every lease the worker holds; returns how many it still holds. */
+  public Future<Integer> heartbeat(String workerId, int leaseSeconds) {
+    return pool.preparedQuery("""
+            UPDATE job_chunks SET lease_expires_at = now() + make_interval(secs => $2)
+            WHERE lease_owner = $1 AND state = 'leased'""")
+        .execute(Tuple.of(workerId, (double) leaseSeconds)).map(RowSet::rowCount);
+  }
+
+  /** Hands back a worker's chunks (graceful shutdown), or every lease when {@code workerId} is null. */
+  public Future<Integer> releaseLeases(String workerId) {
+    return pool.preparedQuery("""
+            UPDATE job_chunks SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL
+            WHERE state = 'leased' AND ($1::text IS NULL OR lease_owner = $1)""")
+        .execute(Tuple.of(workerId)).map(RowSet::rowCount);
+  }
+
+  /** The images of a chunk that have no result yet (a re-leased chunk skips what was already done). */
+  public Future<List<ImageRef>> pendingImages(ChunkLease lease) {
+    return pool.preparedQuery("""
+            SELECT i.image_index, i.s3_uri, i.image_name FROM job_images i
+            WHERE i.job_id = $1 AND i.image_index >= $2 AND i.image_index < $3
+              AND NOT EXISTS (SELECT 1 FROM image_results r WHERE r.job_id = i.job_id AND r.image_index = i.image_index)
+            ORDER BY i.image_index""")
+        .execute(Tuple.of(lease.jobId(), lease.firstIndex(), lease.endIndex()))
+        .map(rows -> {
+          List<ImageRef> refs = new ArrayList<>();
+          rows.forEach(r -> refs.add(new ImageRef(r.getInteger("image_index"), r.getString("s3_uri"),
+              r.getString("image_name"))));
+          return refs;
+        });
+  }
+
+  /** What a worker learns when it writes: whether to go on, and the job's counters after the write. */
+  public record WriteOutcome(boolean keepGoing, Job job, int inserted) {
+  }
+
+  /**
+   * Writes a batch of results idempotently per (job, image_index), moves the counters by the rows actually
+   * inserted, and records one {@code image} event per new result plus an optional {@code progress} event.
+   * Writes nothing when the job is no longer running (cancelled meanwhile).
+   */
+  public Future<WriteOutcome> writeResults(long jobId, String workerId, List<ResultRow> results,
+                                           JsonObject progressExtra) {
+    Integer[] idx = results.stream().map(ResultRow::imageIndex).toArray(Integer[]::new);
+    Integer[] w = results.stream().map(ResultRow::width).toArray(Integer[]::new);
+    Integer[] h = results.stream().map(ResultRow::height).toArray(Integer[]::new);
+    String[] preds = results.stream().map(r -> r.predictions() == null ? "[]" : r.predictions().encode())
+        .toArray(String[]::new);
+    Integer[] n = results.stream().map(r -> r.predictions() == null ? 0 : r.predictions().size())
+        .toArray(Integer[]::new);
+    Double[] dec = results.stream().map(ResultRow::decodeMs).toArray(Double[]::new);
+    Double[] pre = results.stream().map(ResultRow::preprocessMs).toArray(Double[]::new);
+    Double[] inf = results.stream().map(ResultRow::inferenceMs).toArray(Double[]::new);
+    Double[] post = results.stream().map(ResultRow::postprocessMs).toArray(Double[]::new);
+    String[] err = results.stream().map(ResultRow::error).toArray(String[]::new);
+    return inTx(conn -> conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
+        .execute(Tuple.of(jobId))
+        .compose(rows -> {
+          Optional<Row> row = first(rows);
+          if (row.isEmpty() || JobStatus.of(row.get().getString("status")) != JobStatus.RUNNING) {
+            return Future.succeededFuture(new Outcome<>(new WriteOutcome(false, null, 0), List.<JobEvent>of()));
+          }
+          return conn.preparedQuery("""
+                  INSERT INTO image_results (job_id, image_index, width, height, predictions, num_detections,
+                    decode_time_ms, preprocessing_time_ms, inference_time_ms, postprocessing_time_ms, error, worker)
+                  SELECT $1, t.idx, t.w, t.h, t.p::jsonb, t.n, t.dec, t.pre, t.inf, t.post, t.err, $2
+                  FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::int[], $8::float8[], $9::float8[],
+                              $10::float8[], $11::float8[], $12::text[]) AS t(idx, w, h, p, n, dec, pre, inf, post, err)
+                  ON CONFLICT (job_id, image_index) DO NOTHING
+                  RETURNING image_index, error, num_detections, inference_time_ms""")
+              .execute(Tuple.from(new Object[] {jobId, workerId, idx, w, h, preds, n, dec, pre, inf, post, err}))
+              .compose(inserted -> {
+                int count = 0;
+                int failed = 0;
+                double infSum = 0;
+                List<Integer> newIdx = new ArrayList<>();
+                for (Row r : inserted) {
+                  count++;
+                  newIdx.add(r.getInteger("image_index"));
+                  if (r.getString("error") != null) {
+                    failed++;
+                  } else if (r.getDouble("inference_time_ms") != null) {
+                    infSum += r.getDouble("inference_time_ms");
+                  }
+                }
+                int c = count;
+                return conn.preparedQuery("""
+                        UPDATE inference_jobs SET processed_images = processed_images + $2,
+                          failed_images = failed_images + $3, inference_time_ms_sum = inference_time_ms_sum + $4
+                        WHERE id = $1""")
+                    .execute(Tuple.of(jobId, count, failed, infSum))
+                    .compose(x -> fetch(conn, jobId))
+                    .compose(job -> {
+                      List<NewEvent> events = new ArrayList<>();
+                      for (ResultRow r : results) {
+                        if (newIdx.contains(r.imageIndex())) {
+                          events.add(new NewEvent(JobEvent.IMAGE, new JsonObject()
+                              .put("image_index", r.imageIndex()).put("image_name", r.imageName())
+                              .put("num_detections", r.predictions() == null ? 0 : r.predictions().size())
+                              .put("error", r.error())));
+                        }
+                      }
+                      if (progressExtra != null && c > 0) {
+                        events.add(new NewEvent(JobEvent.PROGRESS, new JsonObject()
+                            .put("processed_images", job.processedImages())
+                            .put("failed_images", job.failedImages())
+                            .put("total_images", job.totalImages())
+                            .put("progress", job.progress())
+                            .mergeIn(progressExtra)));
+                      }
+                      return appendEvents(conn, job, events)
+                          .map(ev -> new Outcome<>(new WriteOutcome(true, job, c), ev));
+                    });
+              });
+        }));
+  }
+
+  /**
+   * Marks a chunk done; when it was the job's last open chunk, completes the job, or fails it when more than
+   * {@code maxFailedRatio} of its images failed. The job row is locked first so two workers finishing the last two
+   * chunks at once cannot both miss the completion.
+   */
+  public Future<Optional<Job>> finishChunk(ChunkLease lease, String workerId, double maxFailedRatio) {
+    return inTx(conn -> conn.preparedQuery(
+            "SELECT status, total_images, failed_images FROM inference_jobs WHERE id = $1 FOR UPDATE")
+        .execute(Tuple.of(lease.jobId()))
+        .compose(jobRows -> conn.preparedQuery("""
+                UPDATE job_chunks SET state = 'done', processed_by = $3, lease_owner = NULL, lease_expires_at = NULL
+                WHERE job_id = $1 AND chunk_index = $2 AND state <> 'done'""")
+            .execute(Tuple.of(lease.jobId(), lease.chunkIndex(), workerId))
+            .compose(x -> conn.preparedQuery("SELECT count(*) AS open FROM job_chunks WHERE job_id = $1 AND state <> 'done'")
+                .execute(Tuple.of(lease.jobId())))
+            .compose(open -> {
+              Row job = jobRows.iterator().next();
+              boolean last = open.iterator().next().getLong("open") == 0;
+              if (!last || JobStatus.of(job.getString("status")) != JobStatus.RUNNING) {
+                return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
+              }
+              int total = job.getInteger("total_images");
+              int failed = job.getInteger("failed_images");
+              if (total > 0 && (double) failed / total > maxFailedRatio) {
+                return transition(conn, lease.jobId(), JobStatus.FAILED,
+                    failed + " of " + total + " images failed (more than the allowed ratio " + maxFailedRatio + ")");
+              }
+              return transition(conn, lease.jobId(), JobStatus.COMPLETED, null);
+            })));
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Events of one job with {@code seq > afterSeq}, in order. */
+  public Future<List<JobEvent>> eventsOfJob(long jobId, int afterSeq, int limit) {
+    return pool.preparedQuery("""
+            SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data FROM job_events e
+            JOIN inference_jobs j ON j.id = e.job_id
+            WHERE e.job_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3""")
+        .execute(Tuple.of(jobId, afterSeq, limit)).map(JobRepository::events);
+  }
+
+  /** Status and terminal events of all jobs (of one training job when given) with {@code id > afterId}. */
+  public Future<List<JobEvent>> statusEventsAfter(Long trainingJobId, long afterId, int limit) {
+    return pool.preparedQuery("""
+            SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data FROM job_events e
+            JOIN inference_jobs j ON j.id = e.job_id
+            WHERE e.id > $1 AND e.type NOT IN ('progress', 'image')
+              AND ($2::bigint IS NULL OR j.training_job_id = $2)
+            ORDER BY e.id LIMIT $3""")
+        .execute(Tuple.of(afterId, trainingJobId, limit)).map(JobRepository::events);
+  }
+
+  public Future<Long> lastEventId() {
+    return pool.query("SELECT coalesce(max(id), 0) AS id FROM job_events").execute()
+        .map(rows -> rows.iterator().next().getLong("id"));
+  }
+
+  private static List<JobEvent> events(RowSet<Row> rows) {
+    List<JobEvent> out = new ArrayList<>();
+    for (Row r : rows) {
+      out.add(new JobEvent(r.getLong("id"), r.getLong("job_id"), r.getLong("training_job_id"), r.getInteger("seq"),
+          r.getString("type"), (JsonObject) r.getJson("data")));
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private record Outcome<T>(T value, List<JobEvent> events) {
+  }
+
+  private <T> Future<T> inTx(java.util.function.Function<SqlConnection, Future<Outcome<T>>> work) {
+    return pool.withTransaction(work::apply).map(outcome -> {
+      if (!outcome.events().isEmpty()) {
+        sink.publish(outcome.events());
+      }
+      return outcome.value();
+    });
+  }
+
+  private static Future<Job> fetch(SqlClient conn, long id) {
+    return conn.preparedQuery(SELECT_JOB + " WHERE j.id = $1").execute(Tuple.of(id))
+        .map(rows -> Job.from(rows.iterator().next()));
+  }
+
+  private static Future<List<JobEvent>> appendEvents(SqlConnection conn, Job job, List<NewEvent> events) {
+    if (events.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
+    return conn.preparedQuery("UPDATE inference_jobs SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq")
+        .execute(Tuple.of(job.id(), events.size()))
+        .compose(rows -> {
+          int last = rows.iterator().next().getInteger("event_seq");
+          int firstSeq = last - events.size() + 1;
+          Integer[] seqs = new Integer[events.size()];
+          String[] types = new String[events.size()];
+          String[] data = new String[events.size()];
+          for (int i = 0; i < events.size(); i++) {
+            seqs[i] = firstSeq + i;
+            types[i] = events.get(i).type();
+            data[i] = events.get(i).data().encode();
+          }
+          return conn.preparedQuery("""
+                  INSERT INTO job_events (job_id, seq, type, data)
+                  SELECT $1, t.s, t.ty, t.d::jsonb FROM unnest($2::int[], $3::text[], $4::text[]) AS t(s, ty, d)
+                  RETURNING id, seq""")
+              .execute(Tuple.of(job.id(), seqs, types, data))
+              .map(inserted -> {
+                long[] ids = new long[events.size()];
+                for (Row r : inserted) {
+                  ids[r.getInteger("seq") - firstSeq] = r.getLong("id");
+                }
+                List<JobEvent> out = new ArrayList<>();
+                for (int i = 0; i < events.size(); i++) {
+                  out.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), seqs[i], types[i],
+                      events.get(i).data()));
+                }
+                return out;
+              });
+        });
+  }
+
+  static Optional<Row> first(RowSet<Row> rows) {
+    var it = rows.iterator();
+    return it.hasNext() ? Optional.of(it.next()) : Optional.empty();
+  }
+
+}

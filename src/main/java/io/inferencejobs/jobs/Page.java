@@ -1,0 +1,7 @@
+package io.inferencejobs.jobs;
+
+import java.util.List;
+
+/** One page of a listing; {@code nextCursor} is null on the last page. */
+public record Page<T>(List<T> items, String nextCursor) {
+}

@@ -1,0 +1,70 @@
+package io.inferencejobs.jobs;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The registry of training jobs (the owners of checkpoints). */
+public final class TrainingJobRepository {
+  private final Pool pool;
+
+  public TrainingJobRepository(Pool pool) {
+    this.pool = pool;
+  }
+
+  /** Fails with {@link DuplicateName} when the name is taken. */
+  public Future<TrainingJob> create(String name, String taskType, JsonArray classNames, JsonObject checkpoints) {
+    return pool.preparedQuery("""
+            INSERT INTO training_jobs (name, task_type, class_names, checkpoints) VALUES ($1, $2, $3, $4)
+            RETURNING *""")
+        .execute(Tuple.of(name, taskType, classNames, checkpoints))
+        .map(rows -> TrainingJob.from(rows.iterator().next()))
+        .recover(err -> err instanceof PgException pg && "23505".equals(pg.getSqlState())
+            ? Future.failedFuture(new DuplicateName(name)) : Future.failedFuture(err));
+  }
+
+  /** Registers {@code name} if missing, else refreshes its checkpoints; used for the bundled pretrained model. */
+  public Future<TrainingJob> upsert(String name, String taskType, JsonArray classNames, JsonObject checkpoints) {
+    return pool.preparedQuery("""
+            INSERT INTO training_jobs (name, task_type, class_names, checkpoints) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (name) DO UPDATE SET checkpoints = training_jobs.checkpoints || EXCLUDED.checkpoints
+            RETURNING *""")
+        .execute(Tuple.of(name, taskType, classNames, checkpoints))
+        .map(rows -> TrainingJob.from(rows.iterator().next()));
+  }
+
+  public Future<Optional<TrainingJob>> get(long id) {
+    return pool.preparedQuery("SELECT * FROM training_jobs WHERE id = $1").execute(Tuple.of(id))
+        .map(rows -> JobRepository.first(rows).map(TrainingJob::from));
+  }
+
+  public Future<Page<TrainingJob>> list(Long afterId, int skip, int limit) {
+    return pool.preparedQuery("""
+            SELECT * FROM training_jobs WHERE ($1::bigint IS NULL OR id > $1) ORDER BY id OFFSET $2 LIMIT $3""")
+        .execute(Tuple.of(afterId, skip, limit + 1))
+        .map(rows -> {
+          List<TrainingJob> items = new ArrayList<>();
+          rows.forEach(r -> items.add(TrainingJob.from(r)));
+          String next = null;
+          if (items.size() > limit) {
+            items.remove(limit);
+            next = Long.toString(items.get(limit - 1).id());
+          }
+          return new Page<>(items, next);
+        });
+  }
+
+  /** The name is already registered. */
+  public static final class DuplicateName extends RuntimeException {
+    public DuplicateName(String name) {
+      super("a training job named '" + name + "' already exists", null, false, false);
+    }
+  }
+}
