@@ -24,7 +24,7 @@ public record AppConfig(
     return roles.contains(role);
   }
 
-  public record HttpConfig(String host, int port) {
+  public record HttpConfig(String host, int port, int sseHeartbeatSeconds) {
   }
 
   /** {@code host} empty means: start an embedded PostgreSQL under the data directory. */

@@ -46,6 +46,7 @@ public final class ConfigLoader {
     m.put("CLUSTERED", "clustered");
     m.put("HTTP_HOST", "http.host");
     m.put("HTTP_PORT", "http.port");
+    m.put("SSE_HEARTBEAT_SECONDS", "http.sse_heartbeat_seconds");
     m.put("DATA_DIR", "data_dir");
     m.put("PG_HOST", "postgres.host");
     m.put("PG_PORT", "postgres.port");
@@ -135,7 +136,8 @@ public final class ConfigLoader {
       r.problem("roles", "at least one of api, worker is required");
     }
     boolean clustered = r.bool("clustered");
-    HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535));
+    HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535),
+        r.integer("http.sse_heartbeat_seconds", 1, 3600));
     String dataDir = r.string("data_dir", false);
     PostgresConfig pg = new PostgresConfig(
         r.string("postgres.host", true),

@@ -24,7 +24,8 @@ public record Job(
     OffsetDateTime createdAt,
     OffsetDateTime startedAt,
     OffsetDateTime completedAt,
-    JsonArray workers) {
+    JsonArray workers,
+    int eventSeq) {
 
   public static final String BASE = "/api/v1/test_inference/inference/jobs/";
 
@@ -47,7 +48,8 @@ public record Job(
         row.getOffsetDateTime("created_at"),
         row.getOffsetDateTime("started_at"),
         row.getOffsetDateTime("completed_at"),
-        workers instanceof JsonArray a ? a : new JsonArray());
+        workers instanceof JsonArray a ? a : new JsonArray(),
+        row.getInteger("event_seq"));
   }
 
   public Double avgInferenceTimeMs() {

@@ -1,0 +1,150 @@
+package io.inferencejobs.api;
+
+import io.inferencejobs.support.BoundedExecutor;
+import io.vertx.core.Handler;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.HttpException;
+import io.vertx.json.schema.OutputUnit;
+import io.vertx.openapi.validation.SchemaValidationException;
+import io.vertx.openapi.validation.ValidatorException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** The one place where failures become HTTP answers, always in the JSON error shape. */
+public final class ErrorHandler implements Handler<RoutingContext> {
+  private static final Logger LOG = LoggerFactory.getLogger(ErrorHandler.class);
+  private static final Pattern PARAM = Pattern.compile("(query|path|header|cookie) parameter ([\\w-]+)");
+  private static final Pattern REQUIRED = Pattern.compile("required propert(?:y|ies) \"?([\\w-]+)");
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    ApiError error = toApiError(ctx);
+    if (ctx.response().headWritten()) {
+      ctx.response().reset();
+      return;
+    }
+    if (error.status() >= 500 && error.retryAfterSeconds() == null) {
+      LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), ctx.failure());
+    }
+    if (error.retryAfterSeconds() != null) {
+      ctx.response().putHeader("Retry-After", Integer.toString(error.retryAfterSeconds()));
+    }
+    send(ctx, error);
+  }
+
+  public static void send(RoutingContext ctx, ApiError error) {
+    ctx.response().setStatusCode(error.status()).putHeader("Content-Type", "application/json")
+        .end(error.toJson().encode());
+  }
+
+  static ApiError toApiError(RoutingContext ctx) {
+    Throwable failure = ctx.failure();
+    if (failure instanceof ApiError e) {
+      return e;
+    }
+    if (failure instanceof BoundedExecutor.Overloaded o) {
+      return ApiError.unavailable(o.getMessage() + "; retry later", 2);
+    }
+    if (failure instanceof HttpException http) {
+      if (http.getCause() instanceof ValidatorException v) {
+        return fromValidator(v);
+      }
+      return byStatus(http.getStatusCode(), http.getPayload());
+    }
+    if (failure == null) {
+      return byStatus(ctx.statusCode(), null);
+    }
+    return new ApiError(500, "internal_error", "internal error; see the server log", List.of(), null);
+  }
+
+  static ApiError byStatus(int status, String payload) {
+    return switch (status) {
+      case 400 -> ApiError.badRequest("request", payload == null ? "malformed request" : payload);
+      case 404 -> new ApiError(404, "not_found", "no such resource", List.of(), null);
+      case 405 -> new ApiError(405, "method_not_allowed", "method not allowed on this path", List.of(), null);
+      case 413 -> ApiError.tooLarge("body", "request body too large");
+      case 415 -> ApiError.unsupportedMedia("Content-Type", "unsupported content type");
+      default -> new ApiError(status <= 0 ? 500 : status, status >= 500 ? "internal_error" : "error",
+          payload == null ? "request failed" : payload, List.of(), null);
+    };
+  }
+
+  /** Names the field and the reason from the contract validator's failure. */
+  static ApiError fromValidator(ValidatorException v) {
+    List<ApiError.Detail> details = new ArrayList<>();
+    Matcher param = PARAM.matcher(v.getMessage());
+    String paramName = param.find() ? param.group(2) : null;
+    if (v instanceof SchemaValidationException s && s.getOutputUnit() != null) {
+      for (OutputUnit unit : leaves(s.getOutputUnit())) {
+        String field = paramName != null ? paramName : pointerToField(unit.getInstanceLocation());
+        String reason = unit.getError() == null ? "invalid value" : unit.getError();
+        Matcher req = REQUIRED.matcher(reason);
+        if (paramName == null && req.find()) {
+          field = field.isEmpty() ? req.group(1) : field + "." + req.group(1);
+          reason = "is required";
+        }
+        details.add(new ApiError.Detail(field.isEmpty() ? "body" : field, reason));
+      }
+    }
+    if (details.isEmpty()) {
+      details.add(new ApiError.Detail(paramName != null ? paramName : "body", v.getMessage()));
+    }
+    return ApiError.badRequest(dedupe(details));
+  }
+
+  private static List<OutputUnit> leaves(OutputUnit root) {
+    List<OutputUnit> out = new ArrayList<>();
+    if (root.getErrors() != null) {
+      for (OutputUnit u : root.getErrors()) {
+        if (u.getError() != null) {
+          out.add(u);
+        }
+      }
+    }
+    if (out.isEmpty() && root.getError() != null) {
+      out.add(root);
+    }
+    return out;
+  }
+
+  private static List<ApiError.Detail> dedupe(List<ApiError.Detail> details) {
+    List<ApiError.Detail> out = new ArrayList<>();
+    for (ApiError.Detail d : details) {
+      if (!out.contains(d)) {
+        out.add(d);
+      }
+    }
+    return out;
+  }
+
+  /** {@code #/input_data/confidence_threshold} becomes {@code input_data.confidence_threshold}. */
+  static String pointerToField(String pointer) {
+    if (pointer == null) {
+      return "";
+    }
+    String p = pointer.startsWith("#") ? pointer.substring(1) : pointer;
+    if (p.startsWith("/")) {
+      p = p.substring(1);
+    }
+    StringBuilder sb = new StringBuilder();
+    for (String seg : p.split("/")) {
+      if (seg.isEmpty()) {
+        continue;
+      }
+      if (seg.chars().allMatch(Character::isDigit)) {
+        sb.append('[').append(seg).append(']');
+      } else {
+        if (sb.length() > 0) {
+          sb.append('.');
+        }
+        sb.append(seg.replace("~1", "/").replace("~0", "~"));
+      }
+    }
+    return sb.toString();
+  }
+}

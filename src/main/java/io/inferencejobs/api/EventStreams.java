@@ -1,0 +1,356 @@
+package io.inferencejobs.api;
+
+import io.inferencejobs.bus.Addresses;
+import io.inferencejobs.bus.JobEvent;
+import io.inferencejobs.jobs.Job;
+import io.inferencejobs.jobs.JobRepository;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Server-Sent Events. One event-bus consumer per node fans every persisted job event out to this node's open streams.
+ * A stream first catches up from PostgreSQL (snapshot, or the events after Last-Event-ID), then goes live; events
+ * that arrive while it catches up are held and de-duplicated by id, so a client sees each event once, in order.
+ */
+public final class EventStreams {
+  private static final Logger LOG = LoggerFactory.getLogger(EventStreams.class);
+  static final int RETRY_MS = 2000;
+  private static final int REPLAY_PAGE = 1000;
+
+  private final Vertx vertx;
+  private final JobRepository jobs;
+  private final long heartbeatMs;
+  private final Map<Long, Set<JobConnection>> byJob = new HashMap<>();
+  private final Set<AllConnection> allJobs = new HashSet<>();
+  private MessageConsumer<JsonObject> consumer;
+  private long heartbeatTimer = -1;
+
+  public EventStreams(Vertx vertx, JobRepository jobs, int heartbeatSeconds) {
+    this.vertx = vertx;
+    this.jobs = jobs;
+    this.heartbeatMs = heartbeatSeconds * 1000L;
+  }
+
+  /** Registers the node's one bus consumer and the heartbeat timer; call on the API verticle's context. */
+  public Future<Void> start() {
+    consumer = vertx.eventBus().consumer(Addresses.JOBS_EVENTS, msg -> dispatch(JobEvent.fromJson(msg.body())));
+    heartbeatTimer = vertx.setPeriodic(Math.max(250, heartbeatMs / 3), id -> heartbeat());
+    return consumer.completion();
+  }
+
+  public Future<Void> stop() {
+    if (heartbeatTimer >= 0) {
+      vertx.cancelTimer(heartbeatTimer);
+    }
+    return consumer == null ? Future.succeededFuture() : consumer.unregister();
+  }
+
+  /** Open streams on this node (for metrics and tests). */
+  public int openStreams() {
+    return byJob.values().stream().mapToInt(Set::size).sum() + allJobs.size();
+  }
+
+  private void dispatch(JobEvent event) {
+    Set<JobConnection> conns = byJob.get(event.jobId());
+    if (conns != null) {
+      for (JobConnection c : List.copyOf(conns)) {
+        c.offer(event);
+      }
+    }
+    if (!JobEvent.PROGRESS.equals(event.type()) && !JobEvent.IMAGE.equals(event.type())) {
+      for (AllConnection c : List.copyOf(allJobs)) {
+        c.offer(event);
+      }
+    }
+  }
+
+  private void heartbeat() {
+    long now = System.currentTimeMillis();
+    for (Set<JobConnection> set : byJob.values()) {
+      for (JobConnection c : set) {
+        c.keepAlive(now);
+      }
+    }
+    for (AllConnection c : allJobs) {
+      c.keepAlive(now);
+    }
+  }
+
+  // ------------------------------------------------------------------ per-job stream
+
+  void jobStream(RoutingContext ctx) {
+    long jobId = Params.pathLong(ctx, "inference_job_id");
+    Long lastSeq = lastEventId(ctx);
+    jobs.get(jobId).onSuccess(found -> {
+      if (found.isEmpty()) {
+        ctx.fail(ApiError.notFound("inference_job_id", "inference job " + jobId + " does not exist"));
+        return;
+      }
+      JobConnection conn = new JobConnection(ctx.response(), jobId);
+      byJob.computeIfAbsent(jobId, k -> new HashSet<>()).add(conn);
+      conn.open(() -> {
+        Set<JobConnection> set = byJob.get(jobId);
+        if (set != null) {
+          set.remove(conn);
+          if (set.isEmpty()) {
+            byJob.remove(jobId);
+          }
+        }
+      });
+      conn.catchUp(found.get(), lastSeq);
+    }).onFailure(ctx::fail);
+  }
+
+  // ------------------------------------------------------------------ all-jobs stream
+
+  void allJobsStream(RoutingContext ctx) {
+    Long trainingJobId = Params.queryLong(ctx, "training_job_id");
+    Long lastId = lastEventId(ctx);
+    AllConnection conn = new AllConnection(ctx.response(), trainingJobId);
+    allJobs.add(conn);
+    conn.open(() -> allJobs.remove(conn));
+    conn.catchUp(lastId);
+  }
+
+  private static Long lastEventId(RoutingContext ctx) {
+    String raw = ctx.request().getHeader("Last-Event-ID");
+    if (raw == null || raw.isBlank()) {
+      raw = ctx.request().getParam("last_event_id");
+    }
+    if (raw == null || raw.isBlank()) {
+      return null;
+    }
+    try {
+      long v = Long.parseLong(raw.trim());
+      return v < 0 ? null : v;
+    } catch (NumberFormatException e) {
+      return null; // an id we never issued: start afresh with a snapshot
+    }
+  }
+
+  /** The parts every stream shares: headers, framing, keep-alive, close. */
+  private abstract class Connection {
+    final HttpServerResponse response;
+    long lastWrite = System.currentTimeMillis();
+    boolean live;
+    boolean closed;
+    final List<JobEvent> held = new ArrayList<>();
+
+    Connection(HttpServerResponse response) {
+      this.response = response;
+    }
+
+    void open(Runnable onClose) {
+      response.setStatusCode(200)
+          .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+          .putHeader("Cache-Control", "no-cache")
+          .putHeader("X-Accel-Buffering", "no")
+          .putHeader("Connection", "keep-alive")
+          .setChunked(true);
+      response.closeHandler(v -> {
+        closed = true;
+        onClose.run();
+      });
+      response.endHandler(v -> {
+        closed = true;
+        onClose.run();
+      });
+      write("retry: " + RETRY_MS + "\n\n");
+    }
+
+    void write(String frame) {
+      if (closed) {
+        return;
+      }
+      lastWrite = System.currentTimeMillis();
+      response.write(frame);
+      if (response.writeQueueFull()) {
+        // a client that cannot keep up is cut off; it reconnects with Last-Event-ID and catches up from the store
+        LOG.info("closing a slow SSE client");
+        closed = true;
+        response.reset();
+      }
+    }
+
+    void send(long id, String type, JsonObject data) {
+      write("id: " + id + "\nevent: " + type + "\ndata: " + data.encode() + "\n\n");
+    }
+
+    void keepAlive(long now) {
+      if (!closed && now - lastWrite >= heartbeatMs) {
+        write(": keep-alive\n\n");
+      }
+    }
+
+    void end() {
+      if (!closed) {
+        closed = true;
+        response.end();
+      }
+    }
+
+    void offer(JobEvent e) {
+      if (closed) {
+        return;
+      }
+      if (!live) {
+        held.add(e);
+      } else {
+        deliver(e);
+      }
+    }
+
+    abstract void deliver(JobEvent e);
+  }
+
+  private final class JobConnection extends Connection {
+    final long jobId;
+    long lastSeq;
+    boolean fetching;
+
+    JobConnection(HttpServerResponse response, long jobId) {
+      super(response);
+      this.jobId = jobId;
+    }
+
+    void catchUp(Job job, Long fromSeq) {
+      if (fromSeq == null || fromSeq > job.eventSeq()) {
+        snapshot(job);
+        return;
+      }
+      lastSeq = fromSeq;
+      replay();
+    }
+
+    private void snapshot(Job job) {
+      boolean finished = job.status().terminal();
+      // a finished job's last event is its terminal event: the snapshot takes the id just before it
+      lastSeq = finished ? job.eventSeq() - 1 : job.eventSeq();
+      send(lastSeq, "snapshot", job.toJson());
+      replay();
+    }
+
+    /** Sends stored events after lastSeq, then held ones, then goes live. */
+    private void replay() {
+      fetching = true;
+      jobs.eventsOfJob(jobId, (int) lastSeq, REPLAY_PAGE).onSuccess(events -> {
+        fetching = false;
+        events.forEach(this::deliverInOrder);
+        if (closed) {
+          return;
+        }
+        if (events.size() == REPLAY_PAGE) {
+          replay();
+          return;
+        }
+        live = true;
+        List<JobEvent> pending = new ArrayList<>(held);
+        held.clear();
+        pending.sort((a, b) -> Integer.compare(a.seq(), b.seq()));
+        pending.forEach(this::deliver);
+      }).onFailure(err -> {
+        LOG.warn("SSE replay of job {} failed: {}", jobId, err.toString());
+        closed = true;
+        response.reset();
+      });
+    }
+
+    private void deliverInOrder(JobEvent e) {
+      if (closed || e.seq() <= lastSeq) {
+        return;
+      }
+      lastSeq = e.seq();
+      send(e.seq(), e.type(), e.data());
+      if (JobEvent.terminal(e.type())) {
+        end();
+      }
+    }
+
+    @Override
+    void deliver(JobEvent e) {
+      if (e.seq() <= lastSeq) {
+        return; // already sent
+      }
+      if (e.seq() == lastSeq + 1 && !fetching) {
+        deliverInOrder(e);
+        return;
+      }
+      // a gap (bus delivery raced the store): fetch what is missing from PostgreSQL, in order
+      if (!fetching) {
+        live = false;
+        held.add(e);
+        replay();
+      } else {
+        held.add(e);
+      }
+    }
+  }
+
+  private final class AllConnection extends Connection {
+    final Long trainingJobId;
+    long lastId;
+
+    AllConnection(HttpServerResponse response, Long trainingJobId) {
+      super(response);
+      this.trainingJobId = trainingJobId;
+    }
+
+    void catchUp(Long fromId) {
+      Future<Long> start = fromId != null ? Future.succeededFuture(fromId)
+          : jobs.lastEventId().compose(last -> jobs.list(trainingJobId, null, null, 0, 50).map(page -> {
+            send(last, "snapshot", new JsonObject().put("jobs",
+                new JsonArray(page.items().stream().map(Job::toJson).toList())));
+            return last;
+          }));
+      start.compose(from -> {
+        lastId = from;
+        return replay();
+      }).onFailure(err -> {
+        LOG.warn("SSE replay of all jobs failed: {}", err.toString());
+        closed = true;
+        response.reset();
+      });
+    }
+
+    private Future<Void> replay() {
+      return jobs.statusEventsAfter(trainingJobId, lastId, REPLAY_PAGE).compose(events -> {
+        events.forEach(this::deliver);
+        if (events.size() == REPLAY_PAGE && !closed) {
+          return replay();
+        }
+        live = true;
+        List<JobEvent> pending = new ArrayList<>(held);
+        held.clear();
+        pending.sort((a, b) -> Long.compare(a.id(), b.id()));
+        pending.forEach(this::deliver);
+        return Future.succeededFuture();
+      });
+    }
+
+    @Override
+    void deliver(JobEvent e) {
+      if (closed || e.id() <= lastId) {
+        return;
+      }
+      if (trainingJobId != null && e.trainingJobId() != trainingJobId) {
+        return;
+      }
+      lastId = e.id();
+      send(e.id(), e.type(), e.data().copy().put("job_id", e.jobId()));
+    }
+  }
+}

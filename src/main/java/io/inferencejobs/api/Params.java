@@ -1,0 +1,54 @@
+package io.inferencejobs.api;
+
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.openapi.router.RouterBuilder;
+import io.vertx.openapi.validation.RequestParameter;
+import io.vertx.openapi.validation.ValidatedRequest;
+
+import java.util.Map;
+
+/** Typed access to what the contract validator let through. */
+final class Params {
+  private Params() {
+  }
+
+  static ValidatedRequest of(RoutingContext ctx) {
+    return ctx.get(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST);
+  }
+
+  static Long pathLong(RoutingContext ctx, String name) {
+    return value(of(ctx).getPathParameters(), name, RequestParameter::getLong);
+  }
+
+  static Long queryLong(RoutingContext ctx, String name) {
+    return value(of(ctx).getQuery(), name, RequestParameter::getLong);
+  }
+
+  static Integer queryInt(RoutingContext ctx, String name, Integer fallback) {
+    Integer v = value(of(ctx).getQuery(), name, RequestParameter::getInteger);
+    return v == null ? fallback : v;
+  }
+
+  static String queryString(RoutingContext ctx, String name) {
+    return value(of(ctx).getQuery(), name, RequestParameter::getString);
+  }
+
+  static String header(RoutingContext ctx, String name) {
+    return ctx.request().getHeader(name);
+  }
+
+  /** The cursor parameter as a number (the contract restricts it to digits). */
+  static Long cursor(RoutingContext ctx) {
+    String c = queryString(ctx, "cursor");
+    return c == null || c.isEmpty() ? null : Long.parseLong(c);
+  }
+
+  private static <T> T value(Map<String, RequestParameter> map, String name,
+                             java.util.function.Function<RequestParameter, T> get) {
+    if (map == null) {
+      return null;
+    }
+    RequestParameter p = map.get(name);
+    return p == null || p.isNull() ? null : get.apply(p);
+  }
+}
