@@ -1,0 +1,192 @@
+package io.inferencejobs.inference;
+
+import com.twelvemonkeys.imageio.stream.ByteArrayImageInputStream;
+import java.awt.Graphics2D;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ComponentSampleModel;
+import java.awt.image.DataBuffer;
+import java.awt.image.DataBufferByte;
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
+import javax.imageio.ImageReader;
+import javax.imageio.event.IIOReadWarningListener;
+
+/**
+ * Decodes JPEG, PNG, BMP, WebP, GIF (first frame) and TIFF with ImageIO (TwelveMonkeys readers where installed) and
+ * hands out the raster's bytes without copying. The size is checked from the header before any pixel is decoded.
+ */
+final class ImageDecoder {
+
+  /** Smallest side accepted: a smaller image cannot hold anything a detector could find. */
+  static final int MIN_SIDE = 4;
+
+  private static final String FORMATS = "JPEG, PNG, BMP, WebP, GIF or TIFF";
+
+  static {
+    ImageIO.setUseCache(false); // decode in memory, never through temporary files
+    ImageIO.scanForPlugins();
+  }
+
+  /** Readers are not thread-safe but costly to look up: one per format per thread, reset after each use. */
+  private static final ThreadLocal<Map<String, ImageReader>> READERS = ThreadLocal.withInitial(HashMap::new);
+
+  private ImageDecoder() {
+  }
+
+  /** The decoded image, upright (EXIF orientation applied). */
+  static Pixels decode(byte[] bytes, long maxPixels) throws ImageException {
+    if (bytes == null || bytes.length == 0) {
+      throw new ImageException(ImageException.EMPTY, "The image is empty (0 bytes).");
+    }
+    String format = sniff(bytes);
+    if (format == null) {
+      throw new ImageException(ImageException.UNSUPPORTED_FORMAT,
+          "The data is not an image this service reads: it does not start like a " + FORMATS + " file.");
+    }
+    ImageReader reader = reader(format);
+    List<String> warnings = new ArrayList<>(1);
+    IIOReadWarningListener listener = (source, warning) -> warnings.add(warning);
+    try (ByteArrayImageInputStream in = new ByteArrayImageInputStream(bytes)) {
+      reader.setInput(in, true, true);
+      reader.addIIOReadWarningListener(listener);
+      int width;
+      int height;
+      try {
+        width = reader.getWidth(0);
+        height = reader.getHeight(0);
+      } catch (IOException | RuntimeException e) {
+        throw new ImageException(ImageException.CORRUPT,
+            "The " + format + " header cannot be read; the file is damaged or truncated (" + reason(e) + ").", e);
+      }
+      if ((long) width * height > maxPixels) {
+        throw new ImageException(ImageException.TOO_LARGE, "The image is " + width + "x" + height + " pixels ("
+            + ((long) width * height) + "), more than the " + maxPixels + " pixels accepted.");
+      }
+      if (width < MIN_SIDE || height < MIN_SIDE) {
+        throw new ImageException(ImageException.TOO_SMALL, "The image is " + width + "x" + height
+            + " pixels; each side must be at least " + MIN_SIDE + " pixels.");
+      }
+      BufferedImage image;
+      try {
+        ImageReadParam param = reader.getDefaultReadParam();
+        image = reader.read(0, param);
+      } catch (IOException | RuntimeException e) {
+        throw new ImageException(ImageException.CORRUPT,
+            "The " + format + " data cannot be decoded; the file is damaged or truncated (" + reason(e) + ").", e);
+      }
+      for (String w : warnings) {
+        String lower = w.toLowerCase(Locale.ROOT);
+        if (lower.contains("premature end") || lower.contains("truncated")) {
+          throw new ImageException(ImageException.CORRUPT,
+              "The " + format + " data ends early; the file is truncated (" + w.trim() + ").");
+        }
+      }
+      Pixels pixels = pixels(image);
+      return "JPEG".equals(format) ? pixels.oriented(Exif.jpegOrientation(bytes)) : pixels;
+    } catch (IOException e) { // closing an in-memory stream
+      throw new ImageException(ImageException.CORRUPT, "The image cannot be read (" + reason(e) + ").", e);
+    } finally {
+      reader.removeIIOReadWarningListener(listener);
+      reader.reset();
+    }
+  }
+
+  /** Format name from the leading bytes, or null. */
+  static String sniff(byte[] b) {
+    if (b.length >= 3 && (b[0] & 0xFF) == 0xFF && (b[1] & 0xFF) == 0xD8 && (b[2] & 0xFF) == 0xFF) {
+      return "JPEG";
+    }
+    if (b.length >= 8 && (b[0] & 0xFF) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') {
+      return "PNG";
+    }
+    if (b.length >= 12 && b[0] == 'R' && b[1] == 'I' && b[2] == 'F' && b[3] == 'F'
+        && b[8] == 'W' && b[9] == 'E' && b[10] == 'B' && b[11] == 'P') {
+      return "WEBP";
+    }
+    if (b.length >= 6 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8') {
+      return "GIF";
+    }
+    if (b.length >= 4 && ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0)
+        || (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42))) {
+      return "TIFF";
+    }
+    if (b.length >= 14 && b[0] == 'B' && b[1] == 'M') {
+      return "BMP";
+    }
+    return null;
+  }
+
+  private static ImageReader reader(String format) throws ImageException {
+    Map<String, ImageReader> cache = READERS.get();
+    ImageReader reader = cache.get(format);
+    if (reader == null) {
+      Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(format);
+      if (!readers.hasNext()) {
+        throw new ImageException(ImageException.UNSUPPORTED_FORMAT,
+            "The image is " + format + ", which this build cannot decode.");
+      }
+      reader = readers.next();
+      cache.put(format, reader);
+    }
+    return reader;
+  }
+
+  /**
+   * The raster's bytes when they are 8-bit interleaved sRGB or gray (what JPEG, PNG and BMP decoders give);
+   * anything else (CMYK left unconverted, 16-bit, indexed, packed ints) is first drawn into a 3-byte BGR image.
+   */
+  static Pixels pixels(BufferedImage image) {
+    Raster raster = image.getRaster();
+    ColorSpace cs = image.getColorModel().getColorSpace();
+    DataBuffer buffer = raster.getDataBuffer();
+    if (buffer instanceof DataBufferByte bytes && bytes.getNumBanks() == 1
+        && raster.getSampleModel() instanceof ComponentSampleModel sm
+        && !(raster.getSampleModel() instanceof java.awt.image.BandedSampleModel)
+        && raster.getSampleModelTranslateX() == 0 && raster.getSampleModelTranslateY() == 0
+        && allBits(image, 8)) {
+      int[] offsets = sm.getBandOffsets();
+      int bands = sm.getNumBands();
+      int base = bytes.getOffset();
+      if (cs.isCS_sRGB() && bands >= 3) {
+        return new Pixels(bytes.getData(), base, image.getWidth(), image.getHeight(), sm.getPixelStride(),
+            sm.getScanlineStride(), offsets[0], offsets[1], offsets[2]);
+      }
+      if (cs.getType() == ColorSpace.TYPE_GRAY && bands <= 2) {
+        return new Pixels(bytes.getData(), base, image.getWidth(), image.getHeight(), sm.getPixelStride(),
+            sm.getScanlineStride(), offsets[0], offsets[0], offsets[0]);
+      }
+    }
+    BufferedImage bgr = new BufferedImage(image.getWidth(), image.getHeight(), BufferedImage.TYPE_3BYTE_BGR);
+    Graphics2D g = bgr.createGraphics();
+    try {
+      g.drawImage(image, 0, 0, null);
+    } finally {
+      g.dispose();
+    }
+    byte[] data = ((DataBufferByte) bgr.getRaster().getDataBuffer()).getData();
+    return new Pixels(data, 0, bgr.getWidth(), bgr.getHeight(), 3, bgr.getWidth() * 3, 2, 1, 0);
+  }
+
+  private static boolean allBits(BufferedImage image, int bits) {
+    for (int size : image.getColorModel().getComponentSize()) {
+      if (size != bits) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String reason(Throwable e) {
+    String m = e.getMessage();
+    return m == null || m.isBlank() ? e.getClass().getSimpleName() : m.trim();
+  }
+}

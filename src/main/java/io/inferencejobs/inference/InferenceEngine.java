@@ -1,0 +1,373 @@
+package io.inferencejobs.inference;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One ONNX model, ready to run on images. The session is built once and shared: {@link #prepare} may be called from
+ * several threads while {@link #infer} runs on others.
+ */
+public final class InferenceEngine implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(InferenceEngine.class);
+  private static final AtomicInteger THREADS = new AtomicInteger();
+
+  private final OrtEnvironment env;
+  private final OrtSession session;
+  private final ModelDescriptor descriptor;
+  private final String provider;
+  private final int batchSize;
+  private final int fixedBatch;
+  private final long maxPixels;
+  private final int imageFloats;
+  private final boolean nchw;
+  private final boolean bgr;
+  private final float[] mul = new float[3];
+  private final float[] add = new float[3];
+  private final float[] pad = new float[3];
+  private final Set<String> outputs;
+  private final ConcurrentLinkedQueue<FloatBuffer> inputBuffers = new ConcurrentLinkedQueue<>();
+  private final ExecutorService preparer;
+  private volatile OutputLayout layout;
+
+  private InferenceEngine(OrtEnvironment env, OrtSession session, ModelDescriptor descriptor, String provider,
+                          EngineOptions options, int fixedBatch) {
+    this.env = env;
+    this.session = session;
+    this.descriptor = descriptor;
+    this.provider = provider;
+    this.fixedBatch = fixedBatch;
+    this.batchSize = fixedBatch > 0 ? fixedBatch : options.batchSize();
+    this.maxPixels = options.maxPixels();
+    this.imageFloats = 3 * descriptor.inputWidth() * descriptor.inputHeight();
+    this.nchw = descriptor.inputLayout() == InputLayout.NCHW;
+    this.bgr = "BGR".equalsIgnoreCase(descriptor.channelOrder());
+    this.layout = descriptor.outputLayout();
+    this.outputs = Set.of(descriptor.outputName());
+    float scale = descriptor.pixelRange() / 255f;
+    for (int c = 0; c < 3; c++) {
+      float mean = descriptor.mean() == null ? 0f : descriptor.mean()[c];
+      float std = descriptor.std() == null ? 1f : descriptor.std()[c];
+      mul[c] = scale / std;
+      add[c] = -mean / std;
+      pad[c] = descriptor.padValue() * mul[c] + add[c];
+    }
+    this.preparer = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "engine-prepare-" + THREADS.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** Loads a model file; a sidecar descriptor {@code <base>.json} next to it is used when present. */
+  public static InferenceEngine load(Path modelFile, EngineOptions options) throws ModelException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(modelFile);
+    } catch (NoSuchFileException e) {
+      throw new ModelException("Model file not found: " + modelFile);
+    } catch (IOException e) {
+      throw new ModelException("Cannot read model file " + modelFile + ": " + e.getMessage(), e);
+    }
+    String name = modelFile.getFileName().toString();
+    int dot = name.lastIndexOf('.');
+    Path sidecar = modelFile.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".json");
+    ModelDescriptor explicit = null;
+    if (Files.isRegularFile(sidecar)) {
+      try {
+        explicit = ModelDescriptor.fromJson(Files.readString(sidecar));
+      } catch (IOException | IllegalArgumentException e) {
+        throw new ModelException("Bad model descriptor " + sidecar + ": " + e.getMessage(), e);
+      }
+    }
+    return load(bytes, explicit, options);
+  }
+
+  /** Loads a model from bytes; fields of {@code explicitDescriptorOrNull} override what the model says. */
+  public static InferenceEngine load(byte[] model, ModelDescriptor explicitDescriptorOrNull, EngineOptions options)
+      throws ModelException {
+    if (model == null || model.length == 0) {
+      throw new ModelException("The model is empty (0 bytes).");
+    }
+    EngineOptions opts = options == null ? EngineOptions.defaults() : options;
+    ModelDescriptor explicit = explicitDescriptorOrNull == null ? ModelDescriptor.empty() : explicitDescriptorOrNull;
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    Devices.Opened opened = Devices.open(env, model, opts);
+    try {
+      ModelInspector.Resolved resolved = ModelInspector.resolve(opened.session(), explicit);
+      InferenceEngine engine = new InferenceEngine(env, opened.session(), resolved.descriptor(), opened.provider(),
+          opts, resolved.fixedBatch());
+      LOG.info("Execution provider {}: {} input {} {}x{} {}, output {} ({}), batch {}", opened.provider(),
+          resolved.descriptor().task(), resolved.descriptor().inputName(), resolved.descriptor().inputWidth(),
+          resolved.descriptor().inputHeight(), resolved.descriptor().inputLayout(),
+          resolved.descriptor().outputName(),
+          engine.layout == null ? "layout from the first run" : engine.layout.id(), engine.batchSize);
+      return engine;
+    } catch (ModelException | RuntimeException e) {
+      closeQuietly(opened.session());
+      throw e;
+    }
+  }
+
+  /** The complete descriptor: input layout, size, scale, resize, pad, class names, output and its layout, task. */
+  public ModelDescriptor descriptor() {
+    return descriptor;
+  }
+
+  /** "CPU" or "CUDA:N". */
+  public String provider() {
+    return provider;
+  }
+
+  /** Images per {@code session.run}: the configured batch, or the model's own when its batch axis is fixed. */
+  public int batchSize() {
+    return batchSize;
+  }
+
+  /** Decodes (with EXIF orientation) and converts one image into a model input. Thread-safe. */
+  public PreparedImage prepare(byte[] encodedImage) throws ImageException {
+    long t0 = System.nanoTime();
+    Pixels pixels = ImageDecoder.decode(encodedImage, maxPixels);
+    long t1 = System.nanoTime();
+    ImageGeometry g = ImageGeometry.of(descriptor.resize(), pixels.width(), pixels.height(), descriptor.inputWidth(),
+        descriptor.inputHeight());
+    float[] tensor = new float[imageFloats];
+    Resizer.resize(pixels, g, tensor, nchw, bgr, mul, add, pad);
+    long t2 = System.nanoTime();
+    return new PreparedImage(tensor, this, g, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+  }
+
+  /** Runs prepared images in batches of {@link #batchSize()}; results in input order. */
+  public List<ImageResult> infer(List<PreparedImage> images, DetectionParams params) throws ModelException {
+    DetectionParams p = params == null ? DetectionParams.defaults() : params;
+    List<ImageResult> results = new ArrayList<>(images.size());
+    for (int start = 0; start < images.size(); start += batchSize) {
+      results.addAll(run(images.subList(start, Math.min(images.size(), start + batchSize)), p));
+    }
+    return results;
+  }
+
+  /**
+   * Decodes, runs and postprocesses encoded images; an image that cannot be decoded gets a result with
+   * {@code error} set and the others go on. The next batch is decoded on a helper thread while this one runs.
+   */
+  public List<ImageResult> predict(List<byte[]> images, DetectionParams params) throws ModelException {
+    DetectionParams p = params == null ? DetectionParams.defaults() : params;
+    int n = images.size();
+    ImageResult[] results = new ImageResult[n];
+    Object[] current = prepareChunk(images, 0);
+    for (int start = 0; start < n; start += batchSize) {
+      int nextStart = start + batchSize;
+      Future<Object[]> next = nextStart < n ? preparer.submit(() -> prepareChunk(images, nextStart)) : null;
+      try {
+        List<PreparedImage> ok = new ArrayList<>(current.length);
+        for (int i = 0; i < current.length; i++) {
+          if (current[i] instanceof PreparedImage prepared) {
+            ok.add(prepared);
+          } else {
+            results[start + i] = (ImageResult) current[i];
+          }
+        }
+        List<ImageResult> ran = ok.isEmpty() ? List.of() : run(ok, p);
+        for (int i = 0, k = 0; i < current.length; i++) {
+          if (results[start + i] == null) {
+            results[start + i] = ran.get(k++);
+          }
+        }
+        if (next != null) {
+          current = next.get();
+        }
+      } catch (InterruptedException e) {
+        if (next != null) {
+          next.cancel(true);
+        }
+        Thread.currentThread().interrupt();
+        throw new ModelException("Interrupted while preparing images", e);
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("Preparing images failed", e.getCause());
+      } catch (ModelException | RuntimeException e) {
+        if (next != null) {
+          next.cancel(true);
+        }
+        throw e;
+      }
+    }
+    return Arrays.asList(results);
+  }
+
+  private Object[] prepareChunk(List<byte[]> images, int start) {
+    int end = Math.min(images.size(), start + batchSize);
+    Object[] out = new Object[end - start];
+    for (int i = start; i < end; i++) {
+      try {
+        out[i - start] = prepare(images.get(i));
+      } catch (ImageException e) {
+        out[i - start] = ImageResult.failed(e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  /** One {@code session.run} over at most {@link #batchSize()} images. */
+  private List<ImageResult> run(List<PreparedImage> images, DetectionParams p) throws ModelException {
+    int count = images.size();
+    int runBatch = fixedBatch > 0 ? fixedBatch : count;
+    for (PreparedImage image : images) {
+      if (image.owner != this) {
+        throw new IllegalArgumentException("a PreparedImage can only run on the engine that prepared it");
+      }
+    }
+    FloatBuffer input = inputBuffers.poll();
+    if (input == null) {
+      input = ByteBuffer.allocateDirect(batchSize * imageFloats * Float.BYTES).order(ByteOrder.nativeOrder())
+          .asFloatBuffer();
+    }
+    try {
+      input.clear();
+      for (PreparedImage image : images) {
+        input.put(image.tensor);
+      }
+      while (input.position() < runBatch * imageFloats) { // a fixed batch larger than what we have: zero slots
+        input.put(0f);
+      }
+      input.flip();
+      long[] shape = nchw
+          ? new long[] {runBatch, 3, descriptor.inputHeight(), descriptor.inputWidth()}
+          : new long[] {runBatch, descriptor.inputHeight(), descriptor.inputWidth(), 3};
+      long t0 = System.nanoTime();
+      try (OnnxTensor tensor = OnnxTensor.createTensor(env, input, shape);
+           OrtSession.Result result = session.run(Map.of(descriptor.inputName(), tensor), outputs)) {
+        long t1 = System.nanoTime();
+        double inferenceMs = (t1 - t0) / 1e6 / count;
+        OnnxValue value = result.get(0);
+        if (!(value instanceof OnnxTensor out) || out.getInfo().type != OnnxJavaType.FLOAT) {
+          throw new ModelException("Output '" + descriptor.outputName() + "' is not a float32 tensor ("
+              + value.getInfo() + ").");
+        }
+        long[] outShape = out.getInfo().getShape();
+        OutputLayout l = layoutFor(outShape);
+        FloatBuffer data = out.getFloatBuffer();
+        List<ImageResult> results = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+          long p0 = System.nanoTime();
+          List<Detection> detections = detections(l, data, i, outShape, p, images.get(i).geometry());
+          double postMs = (System.nanoTime() - p0) / 1e6;
+          PreparedImage image = images.get(i);
+          results.add(new ImageResult(image.width(), image.height(), detections, image.decodeMs(),
+              image.preprocessMs(), inferenceMs, postMs, null));
+        }
+        return results;
+      } catch (OrtException e) {
+        throw new ModelException("session.run failed: " + e.getMessage(), e);
+      }
+    } finally {
+      inputBuffers.offer(input);
+    }
+  }
+
+  private OutputLayout layoutFor(long[] shape) throws ModelException {
+    OutputLayout l = layout;
+    if (l == null) { // output dims were symbolic at load: decide from the first real shape
+      l = OutputLayout.detect(shape, descriptor.numClasses(), null, descriptor.task());
+      if (l == null) {
+        throw new ModelException(ModelInspector.unsupported(descriptor.outputName(), shape));
+      }
+      layout = l;
+    }
+    return l;
+  }
+
+  private List<Detection> detections(OutputLayout l, FloatBuffer data, int image, long[] shape, DetectionParams p,
+                                     ImageGeometry g) {
+    List<Candidate> found = Decoders.decode(l, data, image, shape, p);
+    if (found.isEmpty()) {
+      return Collections.emptyList();
+    }
+    List<String> names = descriptor.classNames();
+    List<Detection> detections = new ArrayList<>(found.size());
+    for (Candidate c : found) {
+      String name = c.classId() < names.size() ? names.get(c.classId()) : "class_" + c.classId();
+      BBox box = l == OutputLayout.CLASSIFICATION ? new BBox(0, 0, g.srcWidth(), g.srcHeight())
+          : g.toSource(c.x1(), c.y1(), c.x2(), c.y2());
+      detections.add(new Detection(c.classId(), name, c.score(), box));
+    }
+    return detections;
+  }
+
+  @Override
+  public void close() {
+    preparer.shutdownNow();
+    closeQuietly(session);
+  }
+
+  /** Runs the session on a ready-made input (for benchmarks); returns the wall time in ms. */
+  public double runRaw(FloatBuffer directInput, int batch) throws ModelException {
+    long[] shape = nchw
+        ? new long[] {batch, 3, descriptor.inputHeight(), descriptor.inputWidth()}
+        : new long[] {batch, descriptor.inputHeight(), descriptor.inputWidth(), 3};
+    long t0 = System.nanoTime();
+    try (OnnxTensor tensor = OnnxTensor.createTensor(env, directInput.duplicate(), shape);
+         OrtSession.Result ignored = session.run(Map.of(descriptor.inputName(), tensor), outputs)) {
+      return (System.nanoTime() - t0) / 1e6;
+    } catch (OrtException e) {
+      throw new ModelException("session.run failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** The input tensor of prepared images, packed as one direct buffer (for benchmarks). */
+  public FloatBuffer packInputs(List<PreparedImage> images) {
+    FloatBuffer buffer = ByteBuffer.allocateDirect(images.size() * imageFloats * Float.BYTES)
+        .order(ByteOrder.nativeOrder()).asFloatBuffer();
+    for (PreparedImage image : images) {
+      buffer.put(image.tensor);
+    }
+    return buffer.flip();
+  }
+
+  static Map<String, NodeInfo> inputs(OrtSession session) throws ModelException {
+    try {
+      return session.getInputInfo();
+    } catch (OrtException e) {
+      throw new ModelException("Cannot read the model's inputs: " + e.getMessage(), e);
+    }
+  }
+
+  static TensorInfo tensorInfo(NodeInfo node) {
+    return node.getInfo() instanceof TensorInfo t ? t : null;
+  }
+
+  private static void closeQuietly(OrtSession session) {
+    try {
+      session.close();
+    } catch (OrtException e) {
+      LOG.debug("closing session", e);
+    }
+  }
+}

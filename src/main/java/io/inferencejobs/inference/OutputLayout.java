@@ -1,0 +1,84 @@
+package io.inferencejobs.inference;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+/** The output layouts the engine can decode. */
+public enum OutputLayout {
+  /** Ultralytics YOLOv8/YOLO11 detect export: [N, 4+nc, A], rows cx, cy, w, h then class scores; needs NMS. */
+  YOLOV8,
+  /** YOLOv5 detect export: [N, A, 5+nc], cx, cy, w, h, objectness then class scores; needs NMS. */
+  YOLOV5,
+  /** End-to-end (NMS-free, YOLOv10/YOLO26 style): [N, K, 6], x1, y1, x2, y2, score, class. */
+  END2END,
+  /** Classification: [N, nc] probabilities or logits. */
+  CLASSIFICATION;
+
+  static final String SUPPORTED = "yolov8 [N,4+nc,A], yolov5 [N,A,5+nc], end2end [N,K,6], classification [N,nc]";
+
+  public String id() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  public static OutputLayout parse(String text) {
+    String t = text.trim().toLowerCase(Locale.ROOT).replace("-", "").replace("_", "");
+    return switch (t) {
+      case "yolov8", "yolo11", "yolov11", "yolo" -> YOLOV8;
+      case "yolov5" -> YOLOV5;
+      case "end2end", "e2e", "nmsfree" -> END2END;
+      case "classification", "classify" -> CLASSIFICATION;
+      default -> throw new IllegalArgumentException("unknown output layout '" + text + "'; supported: " + SUPPORTED);
+    };
+  }
+
+  /**
+   * Picks the layout from an output shape (batch axis first).
+   *
+   * @param shape      output shape; non-batch axes must be known
+   * @param numClasses class count from metadata or descriptor, or -1 when unknown
+   * @param end2end    the {@code end2end} metadata flag, or null when absent
+   * @param task       the {@code task} metadata entry, or null
+   * @return the layout, or null when none fits
+   */
+  static OutputLayout detect(long[] shape, int numClasses, Boolean end2end, String task) {
+    if (shape.length == 2) {
+      boolean fits = numClasses < 0 || shape[1] == numClasses;
+      return fits && shape[1] > 0 && (task == null || task.equals("classify")) ? CLASSIFICATION : null;
+    }
+    if (shape.length != 3 || (task != null && !task.equals("detect"))) {
+      return null;
+    }
+    long d1 = shape[1];
+    long d2 = shape[2];
+    if (d1 <= 0 || d2 <= 0) {
+      return null;
+    }
+    if (d2 == 6 && (Boolean.TRUE.equals(end2end) || (end2end == null && d1 <= 1000 && numClasses != 1))) {
+      return END2END;
+    }
+    if (Boolean.TRUE.equals(end2end)) {
+      return null;
+    }
+    if (numClasses > 0) {
+      if (d1 == 4 + numClasses) {
+        return YOLOV8;
+      }
+      if (d2 == 5 + numClasses) {
+        return YOLOV5;
+      }
+      return null;
+    }
+    // No class count: the anchor axis is the long one.
+    if (d1 > 4 && d1 < d2) {
+      return YOLOV8;
+    }
+    if (d2 > 5 && d2 < d1) {
+      return YOLOV5;
+    }
+    return null;
+  }
+
+  static String describe(long[] shape) {
+    return Arrays.toString(shape).replace(" ", "").replace("-1", "?");
+  }
+}
