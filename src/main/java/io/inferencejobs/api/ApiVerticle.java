@@ -28,12 +28,11 @@ public final class ApiVerticle extends VerticleBase {
   private static final String UPLOAD_PATH = "/api/v1/test_inference/inference/upload-images";
 
   private final ApiContext api;
-  private final EventStreams streams;
+  private EventStreams streams;
   private HttpServer server;
 
-  public ApiVerticle(ApiContext api, EventStreams streams) {
+  public ApiVerticle(ApiContext api) {
     this.api = api;
-    this.streams = streams;
   }
 
   /** The handlers, keyed by operation id; a test checks this matches the contract one to one. */
@@ -62,7 +61,8 @@ public final class ApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    return OpenAPIContract.from(vertx, CONTRACT).compose(contract -> {
+    streams = new EventStreams(vertx, api.jobs(), api.config().http().sseHeartbeatSeconds());
+    return streams.start().compose(v -> OpenAPIContract.from(vertx, CONTRACT)).compose(contract -> {
       RouterBuilder builder = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
       builder.rootHandler(new RequestLog());
       builder.rootHandler(bodyHandler());
@@ -98,8 +98,17 @@ public final class ApiVerticle extends VerticleBase {
     });
   }
 
+  @Override
+  public Future<?> stop() {
+    return streams.stop();
+  }
+
   public int port() {
     return server.actualPort();
+  }
+
+  public EventStreams streams() {
+    return streams;
   }
 
   private Handler<RoutingContext> bodyHandler() {

@@ -112,15 +112,21 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     return out;
   }
 
+  /** Keeps the specific reasons: drops the validator's wrapper lines ("does not match schema") and repeats. */
   private static List<ApiError.Detail> dedupe(List<ApiError.Detail> details) {
     List<ApiError.Detail> out = new ArrayList<>();
     for (ApiError.Detail d : details) {
-      if (!out.contains(d)) {
+      boolean wrapper = WRAPPER.matcher(d.reason()).find();
+      if (!wrapper && !out.contains(d)) {
         out.add(d);
       }
     }
-    return out;
+    return out.isEmpty() ? details.subList(0, Math.min(1, details.size())) : out;
   }
+
+  private static final Pattern WRAPPER = Pattern.compile(
+      "^(Property \".*\" does not match (schema|additional properties schema|unevaluated properties schema)"
+          + "|A subschema had errors|Instance does not match \"(else|then)\" schema)");
 
   /** {@code #/input_data/confidence_threshold} becomes {@code input_data.confidence_threshold}. */
   static String pointerToField(String pointer) {

@@ -53,8 +53,8 @@ public final class JobRepository {
             .execute(Tuple.of(id, uris, names))
             .compose(r -> conn.preparedQuery("""
                     INSERT INTO job_chunks (job_id, chunk_index, first_index, end_index, state)
-                    SELECT $1, g, g * $2, least((g + 1) * $2, $3), 'pending'
-                    FROM generate_series(0, (($3 + $2 - 1) / $2) - 1) AS g""")
+                    SELECT $1, g, g * $2::int, least((g + 1) * $2::int, $3::int), 'pending'
+                    FROM generate_series(0, (($3::int + $2::int - 1) / $2::int) - 1) AS g""")
                 .execute(Tuple.of(id, chunkSize, images.size())))
             .compose(r -> fetch(conn, id))
             .compose(created -> appendEvents(conn, created, List.of(new NewEvent(JobEvent.STATUS, created.toJson())))
@@ -230,7 +230,7 @@ public final class JobRepository {
    * Writes nothing when the job is no longer running (cancelled meanwhile).
    */
   public Future<WriteOutcome> writeResults(long jobId, String workerId, List<ResultRow> results,
-                                           JsonObject progressExtra) {
+                                           boolean progressDue) {
     Integer[] idx = results.stream().map(ResultRow::imageIndex).toArray(Integer[]::new);
     Integer[] w = results.stream().map(ResultRow::width).toArray(Integer[]::new);
     Integer[] h = results.stream().map(ResultRow::height).toArray(Integer[]::new);
@@ -290,13 +290,8 @@ public final class JobRepository {
                               .put("error", r.error())));
                         }
                       }
-                      if (progressExtra != null && c > 0) {
-                        events.add(new NewEvent(JobEvent.PROGRESS, new JsonObject()
-                            .put("processed_images", job.processedImages())
-                            .put("failed_images", job.failedImages())
-                            .put("total_images", job.totalImages())
-                            .put("progress", job.progress())
-                            .mergeIn(progressExtra)));
+                      if (c > 0 && (progressDue || job.processedImages() >= job.totalImages())) {
+                        events.add(new NewEvent(JobEvent.PROGRESS, progress(job)));
                       }
                       return appendEvents(conn, job, events)
                           .map(ev -> new Outcome<>(new WriteOutcome(true, job, c), ev));
@@ -337,6 +332,21 @@ public final class JobRepository {
   }
 
   // ---------------------------------------------------------------- events
+
+  /** Counters, rate since the job started and an estimate of the time left. */
+  static JsonObject progress(Job job) {
+    double elapsed = job.startedAt() == null ? 0
+        : java.time.Duration.between(job.startedAt(), java.time.OffsetDateTime.now()).toMillis() / 1000.0;
+    double rate = elapsed > 0 ? job.processedImages() / elapsed : 0;
+    int left = job.totalImages() - job.processedImages();
+    return new JsonObject()
+        .put("processed_images", job.processedImages())
+        .put("failed_images", job.failedImages())
+        .put("total_images", job.totalImages())
+        .put("progress", job.progress())
+        .put("images_per_second", Math.round(rate * 100) / 100.0)
+        .put("eta_seconds", rate > 0 ? Math.round(left / rate * 10) / 10.0 : null);
+  }
 
   /** Events of one job with {@code seq > afterSeq}, in order. */
   public Future<List<JobEvent>> eventsOfJob(long jobId, int afterSeq, int limit) {

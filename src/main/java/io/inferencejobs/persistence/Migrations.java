@@ -28,7 +28,8 @@ public final class Migrations {
   }
 
   public static Future<Integer> apply(Pool pool) {
-    return pool.getConnection().compose(conn -> conn.query("SELECT pg_advisory_lock(" + LOCK_KEY + ")").execute()
+    return pool.getConnection().compose(conn -> conn.query("SET client_min_messages TO warning").execute()
+        .compose(v -> conn.query("SELECT pg_advisory_lock(" + LOCK_KEY + ")").execute())
         .compose(v -> conn.query("CREATE TABLE IF NOT EXISTS schema_version (version INT PRIMARY KEY, "
             + "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").execute())
         .compose(v -> conn.query("SELECT coalesce(max(version), 0) AS v FROM schema_version").execute())

@@ -162,6 +162,7 @@ public final class S3Storage implements AutoCloseable {
 
   public Future<Void> download(S3Uri uri, Path target) {
     return io.submit(() -> {
+      java.nio.file.Files.createDirectories(target.toAbsolutePath().getParent());
       java.nio.file.Files.deleteIfExists(target);
       client.getObject(b -> b.bucket(uri.bucket()).key(uri.key()), target);
       return null;

@@ -1,0 +1,222 @@
+package io.inferencejobs.app;
+
+import io.inferencejobs.api.ApiContext;
+import io.inferencejobs.api.ApiVerticle;
+import io.inferencejobs.bus.Addresses;
+import io.inferencejobs.config.AppConfig;
+import io.inferencejobs.config.AppConfig.Role;
+import io.inferencejobs.jobs.JobRepository;
+import io.inferencejobs.jobs.TrainingJobRepository;
+import io.inferencejobs.jobs.UploadRepository;
+import io.inferencejobs.persistence.Database;
+import io.inferencejobs.persistence.EmbeddedPostgresServer;
+import io.inferencejobs.persistence.Migrations;
+import io.inferencejobs.storage.EmbeddedS3Server;
+import io.inferencejobs.storage.S3Storage;
+import io.inferencejobs.storage.S3Uri;
+import io.inferencejobs.support.BoundedExecutor;
+import io.inferencejobs.worker.WorkerContext;
+import io.inferencejobs.worker.WorkerVerticle;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * One running node: its dependencies (embedded or external), the API verticle and/or one worker verticle per device,
+ * chosen by the configured roles. {@link #close()} stops it gracefully.
+ */
+public final class Node implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Node.class);
+
+  private final AppConfig config;
+  private final Vertx vertx;
+  private final String nodeId;
+  private EmbeddedPostgresServer embeddedPg;
+  private EmbeddedS3Server embeddedS3;
+  private Pool pool;
+  private S3Storage storage;
+  private BoundedExecutor io;
+  private BoundedExecutor decode;
+  private JobRepository jobs;
+  private ApiVerticle api;
+  private final List<String> deployments = new ArrayList<>();
+  private final List<WorkerVerticle> workers = new ArrayList<>();
+
+  private Node(AppConfig config, Vertx vertx) {
+    this.config = config;
+    this.vertx = vertx;
+    this.nodeId = hostName() + "-" + ProcessHandle.current().pid() + "-" + UUID.randomUUID().toString().substring(0, 4);
+  }
+
+  /** Starts a node on a fresh Vert.x instance. */
+  public static Future<Node> start(AppConfig config) {
+    Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(false));
+    Node node = new Node(config, vertx);
+    return node.boot().map(node).recover(err -> node.closeAsync().transform(x -> Future.failedFuture(err)));
+  }
+
+  private Future<Void> boot() {
+    long t0 = System.nanoTime();
+    io = new BoundedExecutor(vertx, "s3-io", config.worker().ioThreads(), 4096);
+    decode = new BoundedExecutor(vertx, "image-decode", config.worker().decodeThreads(), 4096);
+    Future<Integer> pgPort = config.postgres().embedded()
+        ? vertx.executeBlocking(() -> {
+          embeddedPg = EmbeddedPostgresServer.start(config.dataDir());
+          return embeddedPg.port();
+        }, false)
+        : Future.succeededFuture(0);
+    Future<String> s3Endpoint = config.s3().embedded()
+        ? vertx.executeBlocking(() -> {
+          embeddedS3 = EmbeddedS3Server.start(config.dataDir(), config.s3().accessKey(), config.s3().secretKey());
+          return embeddedS3.endpoint();
+        }, false)
+        : Future.succeededFuture(config.s3().endpoint());
+    return Future.all(pgPort, s3Endpoint).compose(ready -> {
+      pool = Database.pool(vertx, config.postgres(), pgPort.result());
+      storage = new S3Storage(config.s3(), s3Endpoint.result(), io);
+      jobs = new JobRepository(pool, events -> events.forEach(
+          e -> vertx.eventBus().publish(Addresses.JOBS_EVENTS, e.toJson())));
+      return Future.all(Migrations.apply(pool), storage.ensureBucket(config.s3().bucket()));
+    }).compose(v -> registerPretrained())
+        .compose(v -> config.clustered() ? Future.succeededFuture(0) : jobs.releaseLeases(null))
+        .compose(released -> {
+          if (released > 0) {
+            LOG.info("handed back {} chunks left leased by a previous run; their jobs resume", released);
+          }
+          return deployRoles();
+        })
+        .onSuccess(v -> {
+          String url = "http://" + config.http().host() + ":" + (api == null ? config.http().port() : api.port()) + "/";
+          LOG.info("node {} started in {} ms (roles {})", nodeId, (System.nanoTime() - t0) / 1_000_000,
+              config.roles());
+          if (api != null) {
+            System.out.println("inference-jobs ready at " + url + "  (contract: " + url + "api/v1/openapi.json)");
+          }
+        });
+  }
+
+  /** The bundled COCO-80 checkpoint, in S3, owned by the training job {@code pretrained-coco80}. */
+  private Future<Void> registerPretrained() {
+    S3Uri target = new S3Uri(config.s3().bucket(), config.pretrained().s3Key());
+    return storage.head(target).compose(info -> info.isPresent() ? Future.succeededFuture()
+            : io.submit(this::readPretrained).compose(bytes -> storage.putBytes(target, bytes,
+                "application/octet-stream")))
+        .compose(v -> new TrainingJobRepository(pool).upsert(config.pretrained().trainingJobName(), "detection",
+            null, new JsonObject().put("pretrained", target.toString())))
+        .mapEmpty();
+  }
+
+  private byte[] readPretrained() throws Exception {
+    String model = config.pretrained().model();
+    if (model.startsWith("classpath:")) {
+      try (InputStream in = Node.class.getResourceAsStream("/" + model.substring("classpath:".length()))) {
+        if (in == null) {
+          throw new IllegalStateException("pretrained model " + model + " is not in the jar");
+        }
+        return in.readAllBytes();
+      }
+    }
+    return Files.readAllBytes(Path.of(model));
+  }
+
+  private Future<Void> deployRoles() {
+    Future<Void> chain = Future.succeededFuture();
+    if (config.hasRole(Role.WORKER)) {
+      WorkerContext wc = new WorkerContext(config, pool, jobs, storage, io, decode, nodeId);
+      for (String device : config.worker().devices()) {
+        WorkerVerticle w = new WorkerVerticle(wc, device);
+        workers.add(w);
+        chain = chain.compose(v -> vertx.deployVerticle(w).map(id -> {
+          deployments.add(id);
+          return null;
+        }));
+      }
+    }
+    if (config.hasRole(Role.API)) {
+      api = new ApiVerticle(new ApiContext(config, pool, storage, jobs, new TrainingJobRepository(pool),
+          new UploadRepository(pool), io));
+      chain = chain.compose(v -> vertx.deployVerticle(api).map(id -> {
+        deployments.add(id);
+        return null;
+      }));
+    }
+    return chain;
+  }
+
+  public int httpPort() {
+    return api.port();
+  }
+
+  public String nodeId() {
+    return nodeId;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public Pool pool() {
+    return pool;
+  }
+
+  public S3Storage storage() {
+    return storage;
+  }
+
+  public AppConfig config() {
+    return config;
+  }
+
+  /** Undeploys the verticles (workers finish or hand back their chunks), then stops the dependencies. */
+  public Future<Void> closeAsync() {
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = deployments.size() - 1; i >= 0; i--) {
+      String id = deployments.get(i);
+      chain = chain.compose(v -> vertx.undeploy(id)).recover(err -> Future.succeededFuture());
+    }
+    return chain
+        .compose(v -> pool == null ? Future.<Void>succeededFuture() : pool.close().recover(e -> Future.succeededFuture()))
+        .compose(v -> vertx.executeBlocking(() -> {
+          if (storage != null) {
+            storage.close();
+          }
+          if (embeddedS3 != null) {
+            embeddedS3.close();
+          }
+          if (embeddedPg != null) {
+            embeddedPg.close();
+          }
+          return null;
+        }, false))
+        .recover(err -> {
+          LOG.warn("error while stopping: {}", err.toString());
+          return Future.succeededFuture();
+        })
+        .compose(v -> vertx.close());
+  }
+
+  @Override
+  public void close() throws Exception {
+    closeAsync().toCompletionStage().toCompletableFuture().get();
+  }
+
+  private static String hostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (Exception e) {
+      return "node";
+    }
+  }
+}
