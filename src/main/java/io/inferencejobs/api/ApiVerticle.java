@@ -37,6 +37,9 @@ public final class ApiVerticle extends VerticleBase {
 
   /** The handlers, keyed by operation id; a test checks this matches the contract one to one. */
   Map<String, Handler<RoutingContext>> handlers() {
+    if (streams == null) {
+      streams = new EventStreams(vertx, api.jobs(), api.config().http().sseHeartbeatSeconds());
+    }
     JobHandlers jobs = new JobHandlers(vertx, api);
     TrainingJobHandlers training = new TrainingJobHandlers(api);
     HealthHandlers health = new HealthHandlers(api);
@@ -62,40 +65,51 @@ public final class ApiVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     streams = new EventStreams(vertx, api.jobs(), api.config().http().sseHeartbeatSeconds());
-    return streams.start().compose(v -> OpenAPIContract.from(vertx, CONTRACT)).compose(contract -> {
-      RouterBuilder builder = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
-      builder.rootHandler(new RequestLog());
-      builder.rootHandler(bodyHandler());
-      ErrorHandler errors = new ErrorHandler();
-      String contractJson = contract.getRawContract().encode();
-      Map<String, Handler<RoutingContext>> handlers = handlers();
-      handlers.put("getContract", ctx -> ctx.response().putHeader("Content-Type", "application/json")
-          .end(contractJson));
-      for (OpenAPIRoute route : builder.getRoutes()) {
-        Handler<RoutingContext> handler = handlers.get(route.getOperation().getOperationId());
-        if (handler == null) {
-          return Future.failedFuture(new IllegalStateException("no handler for operation "
-              + route.getOperation().getOperationId()));
-        }
-        if (route.getOperation().getOperationId().equals("uploadImages")) {
-          // multipart: files are streamed to disk by the body handler and checked in code (see UploadHandler)
-          route.setDoValidation(false);
-        }
-        route.addHandler(handler).addFailureHandler(errors);
+    return streams.start()
+        .compose(v -> OpenAPIContract.from(vertx, CONTRACT))
+        .compose(contract -> {
+          HttpServerOptions options = new HttpServerOptions().setHost(api.config().http().host())
+              .setPort(api.config().http().port()).setTcpNoDelay(true).setIdleTimeout(0);
+          return vertx.createHttpServer(options).requestHandler(router(contract)).listen();
+        })
+        .onSuccess(s -> {
+          server = s;
+          LOG.info("API listening on http://{}:{}/", api.config().http().host(), s.actualPort());
+        });
+  }
+
+  /** Binds every operation of the contract to its handler, exactly once; fails on an operation without one. */
+  Router router(OpenAPIContract contract) {
+    RouterBuilder builder = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
+    builder.rootHandler(new RequestLog());
+    builder.rootHandler(bodyHandler());
+    ErrorHandler errors = new ErrorHandler();
+    String contractJson = contract.getRawContract().encode();
+    Map<String, Handler<RoutingContext>> handlers = handlers();
+    handlers.put("getContract", ctx -> ctx.response().putHeader("Content-Type", "application/json")
+        .end(contractJson));
+    for (OpenAPIRoute route : builder.getRoutes()) {
+      String op = route.getOperation().getOperationId();
+      Handler<RoutingContext> handler = handlers.remove(op);
+      if (handler == null) {
+        throw new IllegalStateException("no handler for operation " + op);
       }
-      Router router = builder.createRouter();
-      router.errorHandler(404, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(404, null)));
-      router.errorHandler(405, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(405, null)));
-      router.errorHandler(400, ctx -> ErrorHandler.send(ctx, ErrorHandler.toApiError(ctx)));
-      router.errorHandler(413, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(413, null)));
-      router.errorHandler(500, errors);
-      HttpServerOptions options = new HttpServerOptions().setHost(api.config().http().host())
-          .setPort(api.config().http().port()).setTcpNoDelay(true).setIdleTimeout(0);
-      return vertx.createHttpServer(options).requestHandler(router).listen();
-    }).onSuccess(s -> {
-      server = s;
-      LOG.info("API listening on http://{}:{}/", api.config().http().host(), s.actualPort());
-    });
+      if (op.equals("uploadImages")) {
+        // multipart: files are streamed to disk by the body handler and checked in code (see UploadHandler)
+        route.setDoValidation(false);
+      }
+      route.addHandler(handler).addFailureHandler(errors);
+    }
+    if (!handlers.isEmpty()) {
+      throw new IllegalStateException("handlers for operations the contract does not have: " + handlers.keySet());
+    }
+    Router router = builder.createRouter();
+    router.errorHandler(404, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(404, null)));
+    router.errorHandler(405, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(405, null)));
+    router.errorHandler(400, ctx -> ErrorHandler.send(ctx, ErrorHandler.toApiError(ctx)));
+    router.errorHandler(413, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(413, null)));
+    router.errorHandler(500, errors);
+    return router;
   }
 
   @Override

@@ -238,12 +238,17 @@ final class JobHandlers {
         });
       }
     };
-    return refs.map(list -> {
+    return refs.compose(list -> {
       if (list.size() > max) {
         throw ApiError.unprocessable("input_data", "the image source has more than " + max
             + " images, the most one job takes");
       }
-      return list;
+      if (source.equals("inference_session_id")) {
+        return Future.succeededFuture(list);
+      }
+      // images that came through the upload API keep the name their owner gave them
+      return api.uploads().originalNames(list.stream().map(ImageRef::s3Uri).toList()).map(names -> list.stream()
+          .map(r -> new ImageRef(r.index(), r.s3Uri(), names.getOrDefault(r.s3Uri(), r.name()))).toList());
     });
   }
 

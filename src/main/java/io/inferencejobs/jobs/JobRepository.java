@@ -23,7 +23,8 @@ public final class JobRepository {
   private static final String SELECT_JOB = """
       SELECT j.*, (SELECT coalesce(jsonb_agg(DISTINCT c.processed_by), '[]'::jsonb) FROM job_chunks c
                    WHERE c.job_id = j.id AND c.processed_by IS NOT NULL) AS workers
-      FROM inference_jobs j""";
+      FROM inference_jobs j
+      """;
 
   private final Pool pool;
   private final EventSink sink;

@@ -45,6 +45,17 @@ public final class UploadRepository {
         .mapEmpty());
   }
 
+  /** The original names of uploaded files among {@code uris} (uploads keep the name the user knows). */
+  public Future<java.util.Map<String, String>> originalNames(List<String> uris) {
+    return pool.preparedQuery("SELECT s3_uri, original_filename FROM uploaded_files WHERE s3_uri = ANY($1)")
+        .execute(Tuple.of(uris.toArray(String[]::new)))
+        .map(rows -> {
+          java.util.Map<String, String> names = new java.util.HashMap<>();
+          rows.forEach(r -> names.put(r.getString("s3_uri"), r.getString("original_filename")));
+          return names;
+        });
+  }
+
   /** The files of a session in upload order; empty when the session does not exist. */
   public Future<List<ImageRef>> files(UUID sessionId) {
     return pool.preparedQuery("""
