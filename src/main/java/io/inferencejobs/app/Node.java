@@ -159,6 +159,16 @@ public final class Node implements AutoCloseable {
     return api.port();
   }
 
+  /** The PostgreSQL port this node uses (its embedded server's, or the configured one). */
+  public int postgresPort() {
+    return embeddedPg != null ? embeddedPg.port() : config.postgres().port();
+  }
+
+  /** The S3 endpoint this node uses (its embedded server's, or the configured one). */
+  public String s3Endpoint() {
+    return embeddedS3 != null ? embeddedS3.endpoint() : config.s3().endpoint();
+  }
+
   public String nodeId() {
     return nodeId;
   }
