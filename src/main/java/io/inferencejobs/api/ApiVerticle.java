@@ -3,11 +3,13 @@ package io.inferencejobs.api;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.StaticHandler;
 import io.vertx.ext.web.openapi.router.OpenAPIRoute;
 import io.vertx.ext.web.openapi.router.RequestExtractor;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
@@ -104,6 +106,9 @@ public final class ApiVerticle extends VerticleBase {
       throw new IllegalStateException("handlers for operations the contract does not have: " + handlers.keySet());
     }
     Router router = builder.createRouter();
+    // the web UI: static files from the jar, after every API route
+    router.route(HttpMethod.GET, "/*").handler(StaticHandler.create("webroot").setCachingEnabled(false)
+        .setIndexPage("index.html"));
     router.errorHandler(404, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(404, null)));
     router.errorHandler(405, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(405, null)));
     router.errorHandler(400, ctx -> ErrorHandler.send(ctx, ErrorHandler.toApiError(ctx)));
