@@ -32,8 +32,13 @@ final class JobHandlers {
   static final double DEFAULT_IOU = 0.45;
   static final int DEFAULT_MAX_DETECTIONS = 100;
 
+  /** A checkpoint seen in S3 this recently is not looked up again (job creation stays cheap under load). */
+  static final long CHECKPOINT_TTL_NANOS = 10_000_000_000L;
+
   private final Vertx vertx;
   private final ApiContext api;
+  /** Checkpoint URI to when it was last seen to exist; used on this verticle's event loop only. */
+  private final Map<String, Long> checkpointsSeen = new java.util.HashMap<>();
 
   JobHandlers(Vertx vertx, ApiContext api) {
     this.vertx = vertx;
@@ -182,8 +187,21 @@ final class JobHandlers {
           "checkpoint_path", "must be \"pretrained\", a checkpoint name of the training job, or s3://bucket/key; got '"
               + checkpoint + "'"));
     }
-    return api.storage().head(uri).compose(info -> info.isPresent() ? Future.succeededFuture(uri)
-        : Future.failedFuture(ApiError.unprocessable("checkpoint_path", "checkpoint " + uri + " does not exist")));
+    Long seen = checkpointsSeen.get(uri.toString());
+    if (seen != null && System.nanoTime() - seen < CHECKPOINT_TTL_NANOS) {
+      return Future.succeededFuture(uri);
+    }
+    return api.storage().head(uri).compose(info -> {
+      if (info.isEmpty()) {
+        checkpointsSeen.remove(uri.toString());
+        return Future.failedFuture(ApiError.unprocessable("checkpoint_path", "checkpoint " + uri + " does not exist"));
+      }
+      if (checkpointsSeen.size() > 10_000) {
+        checkpointsSeen.clear();
+      }
+      checkpointsSeen.put(uri.toString(), System.nanoTime());
+      return Future.succeededFuture(uri);
+    });
   }
 
   private Future<List<ImageRef>> resolveImages(String source, JsonObject input) {

@@ -18,6 +18,8 @@ public final class Main {
       case "serve" -> ServeCommand.run(rest);
       case "predict" -> PredictCommand.run(rest);
       case "bench-engine" -> BenchEngineCommand.run(rest);
+      case "bench-service" -> io.inferencejobs.bench.BenchServiceCommand.run(rest);
+      case "bench-sse" -> io.inferencejobs.bench.BenchSseCommand.run(rest);
       case "help", "--help", "-h" -> usage(0);
       default -> {
         System.err.println("unknown command: " + command);
@@ -35,6 +37,8 @@ public final class Main {
           serve          start the service (default)
           predict        run a model on image files: predict --model FILE --image FILE... [--json]
           bench-engine   benchmark the inference engine on the sample photos
+          bench-service  benchmark the job service (started as a second process) under load
+          bench-sse      benchmark SSE: concurrent streams and event delay at 1, 100, 10000 subscribers
         """);
     return code;
   }

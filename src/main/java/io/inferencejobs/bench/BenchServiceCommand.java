@@ -1,0 +1,235 @@
+package io.inferencejobs.bench;
+
+import io.inferencejobs.inference.EngineOptions;
+import io.inferencejobs.inference.InferenceEngine;
+import io.inferencejobs.inference.PreparedImage;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code bench-service}: the job service under load from this (second) process on loopback. Prints, side by side:
+ * one-image job latency with a warm model, a large job's throughput against the engine's bare session.run in the same
+ * run, job-creation requests per second with p99, and the service's peak RSS with its heap capped.
+ */
+public final class BenchServiceCommand {
+  private BenchServiceCommand() {
+  }
+
+  public static int run(String[] args) {
+    Map<String, String> o = Args.parse(args);
+    int latencyJobs = Integer.parseInt(o.getOrDefault("jobs", "50"));
+    int bigJob = Integer.parseInt(o.getOrDefault("big-job", "200"));
+    int memoryJob = Integer.parseInt(o.getOrDefault("memory-job", "2000"));
+    int uploadMb = Integer.parseInt(o.getOrDefault("upload-mb", "200"));
+    int createSeconds = Integer.parseInt(o.getOrDefault("create-seconds", "10"));
+    int concurrency = Integer.parseInt(o.getOrDefault("concurrency", "32"));
+    String heap = o.getOrDefault("heap", "512m");
+    try {
+      new BenchServiceCommand().bench(latencyJobs, bigJob, memoryJob, uploadMb, createSeconds, concurrency, heap);
+      return 0;
+    } catch (Exception e) {
+      System.err.println("bench-service failed: " + e);
+      e.printStackTrace();
+      return 1;
+    }
+  }
+
+  private final Map<Long, Promise<Long>> terminal = new ConcurrentHashMap<>();
+
+  private void bench(int latencyJobs, int bigJob, int memoryJob, int uploadMb, int createSeconds, int concurrency,
+                     String heap) throws Exception {
+    List<String> out = new ArrayList<>();
+    List<Path> photos;
+    try (var files = Files.list(Http.sampleImagesDir())) {
+      photos = files.filter(p -> p.toString().matches(".*\\.(jpg|png)$")).sorted().toList();
+    }
+    System.out.println("starting the service (-Xmx" + heap + ", embedded PostgreSQL and S3, api+worker) ...");
+    try (ServiceProcess svc = ServiceProcess.start(heap, Map.of()); Http http = new Http(svc.port, 512)) {
+      Http.Reply up = Http.await(http.upload(1, photos));
+      List<String> uris = new ArrayList<>();
+      up.body().getJsonArray("uploaded_files").forEach(f -> uris.add(((JsonObject) f).getString("s3_uri")));
+      String dog = uris.get(0);
+      for (int i = 0; i < photos.size(); i++) {
+        if (photos.get(i).getFileName().toString().equals("dog.jpg")) {
+          dog = uris.get(i);
+        }
+      }
+      Http.await(http.stream(Http.INF + "/events", ev -> {
+        if (ev[0].equals("completed") || ev[0].equals("failed") || ev[0].equals("cancelled")) {
+          long id = new JsonObject(ev[1]).getLong("id");
+          terminal.computeIfAbsent(id, k -> Promise.promise()).tryComplete(System.nanoTime());
+        }
+      }));
+      // warm the model
+      runJob(http, List.of(dog));
+
+      List<Double> latencies = new ArrayList<>();
+      for (int i = 0; i < latencyJobs; i++) {
+        long t0 = System.nanoTime();
+        long end = runJob(http, List.of(dog));
+        latencies.add((end - t0) / 1e6);
+      }
+      out.add(String.format("one-image job, create -> completed event (warm model): %s", Stats.summary(latencies)));
+
+      double bare = bareEngine(photos);
+      List<String> big = cycle(uris, bigJob);
+      double cpu0 = svc.cpuSeconds();
+      long id = createJob(http, big);
+      await(id);
+      JsonObject job = Http.await(http.json(HttpMethod.GET, Http.INF + "/jobs/" + id, null)).body();
+      double secs = Duration.between(Instant.parse(job.getString("started_at")),
+          Instant.parse(job.getString("completed_at"))).toMillis() / 1000.0;
+      double jobRate = bigJob / secs;
+      double cpu = svc.cpuSeconds() - cpu0;
+      out.add(String.format("%d-image job: %.2f images/s (%.1f s, service CPU %.0f%% of 2 cores); engine bare "
+              + "session.run: %.2f images/s; ratio %.2f", bigJob, jobRate, secs, 100 * cpu / secs / 2, bare,
+          jobRate / bare));
+
+      if (memoryJob > 0) {
+        long mid = createJob(http, cycle(uris, memoryJob));
+        long t0 = System.nanoTime();
+        await(mid);
+        out.add(String.format("%d-image job completed in %.1f s (%.2f images/s)", memoryJob,
+            (System.nanoTime() - t0) / 1e9, memoryJob / ((System.nanoTime() - t0) / 1e9)));
+      }
+      if (uploadMb > 0) {
+        Path bigFile = Files.createTempFile("bench-upload", ".jpg");
+        try (OutputStream os = Files.newOutputStream(bigFile)) {
+          byte[] block = new byte[1 << 20];
+          block[0] = (byte) 0xFF;
+          block[1] = (byte) 0xD8;
+          block[2] = (byte) 0xFF;
+          for (int i = 0; i < uploadMb; i++) {
+            os.write(block);
+            block[0] = 1;
+          }
+        }
+        long t0 = System.nanoTime();
+        Http.Reply r = Http.await(http.upload(1, List.of(bigFile)));
+        out.add(String.format("%d MB upload: HTTP %d in %.1f s", uploadMb, r.status(),
+            (System.nanoTime() - t0) / 1e9));
+        Files.delete(bigFile);
+      }
+      out.add(String.format("service peak RSS with -Xmx%s: %.0f MiB", heap, svc.peakRssMiB()));
+    }
+
+    System.out.println("starting an API-only service for the job-creation load ...");
+    try (ServiceProcess svc = ServiceProcess.start(heap, Map.of("ROLES", "api"));
+         Http http = new Http(svc.port, concurrency)) {
+      Http.Reply up = Http.await(http.upload(1, photos.subList(0, 1)));
+      String uri = up.body().getJsonArray("uploaded_files").getJsonObject(0).getString("s3_uri");
+      JsonObject body = request(List.of(uri));
+      // a short warm-up, then the measured window
+      load(http, body, concurrency, 2, new ArrayList<>());
+      List<Double> lat = Collections.synchronizedList(new ArrayList<>());
+      long[] counts = load(http, body, concurrency, createSeconds, lat);
+      out.add(String.format("job creation, %d concurrent clients for %d s: %.0f requests/s, %s, errors %d",
+          concurrency, createSeconds, counts[0] / (double) createSeconds, Stats.summary(lat), counts[1]));
+      out.add(String.format("API-only service peak RSS: %.0f MiB", svc.peakRssMiB()));
+    }
+    System.out.println();
+    System.out.println("== bench-service ==");
+    out.forEach(System.out::println);
+  }
+
+  private static long[] load(Http http, JsonObject body, int concurrency, int seconds, List<Double> lat) {
+    long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+    AtomicLong ok = new AtomicLong();
+    AtomicLong errors = new AtomicLong();
+    List<Future<Void>> loops = new ArrayList<>();
+    for (int i = 0; i < concurrency; i++) {
+      Promise<Void> done = Promise.promise();
+      loop(http, body, deadline, ok, errors, lat, done);
+      loops.add(done.future());
+    }
+    Http.await(Future.all(loops));
+    return new long[] {ok.get(), errors.get()};
+  }
+
+  private static void loop(Http http, JsonObject body, long deadline, AtomicLong ok, AtomicLong errors,
+                           List<Double> lat, Promise<Void> done) {
+    if (System.nanoTime() >= deadline) {
+      done.complete();
+      return;
+    }
+    long t0 = System.nanoTime();
+    http.json(HttpMethod.POST, Http.INF + "/jobs", body).onComplete(ar -> {
+      if (ar.succeeded() && ar.result().status() == 201) {
+        ok.incrementAndGet();
+        lat.add((System.nanoTime() - t0) / 1e6);
+      } else {
+        errors.incrementAndGet();
+      }
+      loop(http, body, deadline, ok, errors, lat, done);
+    });
+  }
+
+  /** Bare session.run on ready tensors, same model, default threads and batch 8, as the service's worker. */
+  private static double bareEngine(List<Path> photos) throws Exception {
+    byte[] model;
+    try (InputStream in = BenchServiceCommand.class.getResourceAsStream("/models/centernet_coco80_yolov8.onnx")) {
+      model = in.readAllBytes();
+    }
+    try (InferenceEngine engine = InferenceEngine.load(model, null, EngineOptions.defaults())) {
+      List<PreparedImage> batch = new ArrayList<>();
+      for (int i = 0; i < engine.batchSize(); i++) {
+        batch.add(engine.prepare(Files.readAllBytes(photos.get(i % photos.size()))));
+      }
+      FloatBuffer input = engine.packInputs(batch);
+      engine.runRaw(input, batch.size());
+      int images = 0;
+      long t0 = System.nanoTime();
+      while (System.nanoTime() - t0 < 10_000_000_000L) {
+        engine.runRaw(input, batch.size());
+        images += batch.size();
+      }
+      return images / ((System.nanoTime() - t0) / 1e9);
+    }
+  }
+
+  private static List<String> cycle(List<String> uris, int n) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(uris.get(i % uris.size()));
+    }
+    return out;
+  }
+
+  private static JsonObject request(List<String> uris) {
+    return new JsonObject().put("training_job_id", 1).put("checkpoint_path", "pretrained")
+        .put("inference_type", "batch").put("input_data", new JsonObject().put("image_uris", new JsonArray(uris)));
+  }
+
+  private long createJob(Http http, List<String> uris) {
+    Http.Reply r = Http.await(http.json(HttpMethod.POST, Http.INF + "/jobs", request(uris)));
+    if (r.status() != 201) {
+      throw new IllegalStateException("job not created: " + r.status() + " " + r.body());
+    }
+    return r.body().getLong("id");
+  }
+
+  private long await(long id) {
+    return Http.await(terminal.computeIfAbsent(id, k -> Promise.promise()).future());
+  }
+
+  private long runJob(Http http, List<String> uris) {
+    return await(createJob(http, uris));
+  }
+}

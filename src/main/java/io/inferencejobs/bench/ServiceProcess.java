@@ -1,0 +1,107 @@
+package io.inferencejobs.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** The service started as a separate JVM from this jar, so that load comes from another process on loopback. */
+final class ServiceProcess implements AutoCloseable {
+  final Process process;
+  final int port;
+  final Path dataDir;
+
+  private ServiceProcess(Process process, int port, Path dataDir) {
+    this.process = process;
+    this.port = port;
+    this.dataDir = dataDir;
+  }
+
+  static ServiceProcess start(String heap, Map<String, String> env) throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path dataDir = Files.createTempDirectory("inference-jobs-bench-");
+    Path jar = Path.of(ServiceProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx" + heap, "-jar", jar.toString(), "serve"));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("HTTP_PORT", Integer.toString(port));
+    pb.environment().put("DATA_DIR", dataDir.toString());
+    pb.environment().put("LOG_LEVEL", "WARN");
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    Path log = dataDir.resolve("service.log");
+    Thread t = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream()));
+           var out = Files.newBufferedWriter(log)) {
+        String line;
+        while ((line = in.readLine()) != null) {
+          out.write(line);
+          out.newLine();
+          out.flush();
+          if (line.startsWith("inference-jobs ready at")) {
+            ready.complete(null);
+          }
+        }
+        ready.completeExceptionally(new IllegalStateException("service exited; see " + log));
+      } catch (IOException e) {
+        ready.completeExceptionally(e);
+      }
+    }, "service-log");
+    t.setDaemon(true);
+    t.start();
+    ready.get(120, TimeUnit.SECONDS);
+    return new ServiceProcess(p, port, dataDir);
+  }
+
+  /** Peak resident set size of the service process so far (VmHWM), in MiB. */
+  double peakRssMiB() {
+    return procStatus("VmHWM:");
+  }
+
+  double rssMiB() {
+    return procStatus("VmRSS:");
+  }
+
+  private double procStatus(String key) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+        if (line.startsWith(key)) {
+          return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
+        }
+      }
+    } catch (IOException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  /** CPU seconds used by the service process so far (utime + stime). */
+  double cpuSeconds() {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    process.destroy();
+    if (!process.waitFor(60, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+    }
+  }
+}
