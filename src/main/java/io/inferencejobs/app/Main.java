@@ -16,6 +16,7 @@ public final class Main {
     String[] rest = args.length == 0 || args[0].startsWith("-") ? args : Arrays.copyOfRange(args, 1, args.length);
     int code = switch (command) {
       case "serve" -> ServeCommand.run(rest);
+      case "deps" -> DepsCommand.run(rest);
       case "predict" -> PredictCommand.run(rest);
       case "bench-engine" -> BenchEngineCommand.run(rest);
       case "bench-service" -> io.inferencejobs.bench.BenchServiceCommand.run(rest);
@@ -26,7 +27,7 @@ public final class Main {
         yield usage(2);
       }
     };
-    if (code != 0 || !"serve".equals(command)) {
+    if (code != 0 || !("serve".equals(command) || "deps".equals(command))) {
       System.exit(code);
     }
   }
@@ -35,6 +36,7 @@ public final class Main {
     System.err.println("""
         usage: java -jar inference-jobs.jar [command] [options]
           serve          start the service (default)
+          deps           run only the embedded PostgreSQL and S3 server (for a local cluster)
           predict        run a model on image files: predict --model FILE --image FILE... [--json]
           bench-engine   benchmark the inference engine on the sample photos
           bench-service  benchmark the job service (started as a second process) under load

@@ -3,6 +3,7 @@ package io.inferencejobs.app;
 import io.inferencejobs.api.ApiContext;
 import io.inferencejobs.api.ApiVerticle;
 import io.inferencejobs.bus.Addresses;
+import io.inferencejobs.cluster.ClusterSetup;
 import io.inferencejobs.config.AppConfig;
 import io.inferencejobs.config.AppConfig.Role;
 import io.inferencejobs.jobs.JobRepository;
@@ -60,11 +61,15 @@ public final class Node implements AutoCloseable {
     this.nodeId = hostName() + "-" + ProcessHandle.current().pid() + "-" + UUID.randomUUID().toString().substring(0, 4);
   }
 
-  /** Starts a node on a fresh Vert.x instance. */
+  /** Starts a node on a fresh Vert.x instance, clustered over Hazelcast when the configuration says so. */
   public static Future<Node> start(AppConfig config) {
-    Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(false));
-    Node node = new Node(config, vertx);
-    return node.boot().map(node).recover(err -> node.closeAsync().transform(x -> Future.failedFuture(err)));
+    VertxOptions options = new VertxOptions().setPreferNativeTransport(false);
+    Future<Vertx> vertx = config.clustered() ? ClusterSetup.start(config.cluster(), options)
+        : Future.succeededFuture(Vertx.vertx(options));
+    return vertx.compose(vx -> {
+      Node node = new Node(config, vx);
+      return node.boot().map(node).recover(err -> node.closeAsync().transform(x -> Future.failedFuture(err)));
+    });
   }
 
   private Future<Void> boot() {
@@ -73,13 +78,14 @@ public final class Node implements AutoCloseable {
     decode = new BoundedExecutor(vertx, "image-decode", config.worker().decodeThreads(), 4096);
     Future<Integer> pgPort = config.postgres().embedded()
         ? vertx.executeBlocking(() -> {
-          embeddedPg = EmbeddedPostgresServer.start(config.dataDir());
+          embeddedPg = EmbeddedPostgresServer.start(config.dataDir(), config.postgres().embeddedPort());
           return embeddedPg.port();
         }, false)
         : Future.succeededFuture(0);
     Future<String> s3Endpoint = config.s3().embedded()
         ? vertx.executeBlocking(() -> {
-          embeddedS3 = EmbeddedS3Server.start(config.dataDir(), config.s3().accessKey(), config.s3().secretKey());
+          embeddedS3 = EmbeddedS3Server.start(config.dataDir(), config.s3().embeddedPort(), config.s3().accessKey(),
+              config.s3().secretKey());
           return embeddedS3.endpoint();
         }, false)
         : Future.succeededFuture(config.s3().endpoint());

@@ -9,6 +9,7 @@ import java.util.Set;
 public record AppConfig(
     Set<Role> roles,
     boolean clustered,
+    ClusterConfig cluster,
     HttpConfig http,
     Path dataDir,
     PostgresConfig postgres,
@@ -24,18 +25,24 @@ public record AppConfig(
     return roles.contains(role);
   }
 
+  /** Hazelcast membership: this member's interface and port, the TCP-IP members to join, the cluster name. */
+  public record ClusterConfig(String name, String configFile, String host, int port, java.util.List<String> members) {
+  }
+
   public record HttpConfig(String host, int port, int sseHeartbeatSeconds) {
   }
 
   /** {@code host} empty means: start an embedded PostgreSQL under the data directory. */
-  public record PostgresConfig(String host, int port, String database, String user, String password, int poolSize) {
+  public record PostgresConfig(String host, int port, String database, String user, String password, int poolSize,
+                               int embeddedPort) {
     public boolean embedded() {
       return host.isEmpty();
     }
   }
 
   /** {@code endpoint} empty means: start an embedded S3 server under the data directory. */
-  public record S3Config(String endpoint, String region, String accessKey, String secretKey, String bucket) {
+  public record S3Config(String endpoint, String region, String accessKey, String secretKey, String bucket,
+                         int embeddedPort) {
     public boolean embedded() {
       return endpoint.isEmpty();
     }

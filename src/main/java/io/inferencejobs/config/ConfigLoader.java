@@ -44,6 +44,13 @@ public final class ConfigLoader {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("ROLES", "roles");
     m.put("CLUSTERED", "clustered");
+    m.put("CLUSTER_NAME", "cluster.name");
+    m.put("CLUSTER_CONFIG", "cluster.config");
+    m.put("CLUSTER_HOST", "cluster.host");
+    m.put("CLUSTER_PORT", "cluster.port");
+    m.put("CLUSTER_MEMBERS", "cluster.members");
+    m.put("PG_EMBEDDED_PORT", "postgres.embedded_port");
+    m.put("S3_EMBEDDED_PORT", "s3.embedded_port");
     m.put("HTTP_HOST", "http.host");
     m.put("HTTP_PORT", "http.port");
     m.put("SSE_HEARTBEAT_SECONDS", "http.sse_heartbeat_seconds");
@@ -136,6 +143,9 @@ public final class ConfigLoader {
       r.problem("roles", "at least one of api, worker is required");
     }
     boolean clustered = r.bool("clustered");
+    AppConfig.ClusterConfig cluster = new AppConfig.ClusterConfig(r.string("cluster.name", false),
+        r.string("cluster.config", true), r.string("cluster.host", false), r.integer("cluster.port", 1, 65535),
+        r.list("cluster.members"));
     HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535),
         r.integer("http.sse_heartbeat_seconds", 1, 3600));
     String dataDir = r.string("data_dir", false);
@@ -145,13 +155,15 @@ public final class ConfigLoader {
         r.string("postgres.database", false),
         r.string("postgres.user", false),
         r.string("postgres.password", true),
-        r.integer("postgres.pool_size", 1, 256));
+        r.integer("postgres.pool_size", 1, 256),
+        r.integer("postgres.embedded_port", 0, 65535));
     S3Config s3 = new S3Config(
         r.string("s3.endpoint", true),
         r.string("s3.region", false),
         r.string("s3.access_key", false),
         r.string("s3.secret_key", false),
-        r.string("s3.bucket", false));
+        r.string("s3.bucket", false),
+        r.integer("s3.embedded_port", 0, 65535));
     if (!s3.endpoint().isEmpty() && !s3.endpoint().matches("https?://.+")) {
       r.problem("s3.endpoint", "must be an http:// or https:// URL, got '" + s3.endpoint() + "'");
     }
@@ -195,7 +207,7 @@ public final class ConfigLoader {
     if (!r.problems.isEmpty()) {
       throw new ConfigException(r.problems);
     }
-    return new AppConfig(Set.copyOf(roles), clustered, http, Path.of(dataDir).toAbsolutePath(), pg, s3, engine, worker,
+    return new AppConfig(Set.copyOf(roles), clustered, cluster, http, Path.of(dataDir).toAbsolutePath(), pg, s3, engine, worker,
         limits, pretrained);
   }
 

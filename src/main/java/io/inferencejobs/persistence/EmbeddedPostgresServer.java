@@ -19,11 +19,15 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     this.postgres = postgres;
   }
 
-  public static EmbeddedPostgresServer start(Path dataDir) throws IOException {
+  public static EmbeddedPostgresServer start(Path dataDir, int port) throws IOException {
     Path pgData = dataDir.resolve("postgres");
     Files.createDirectories(pgData);
     long t0 = System.nanoTime();
-    EmbeddedPostgres pg = EmbeddedPostgres.builder()
+    EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder();
+    if (port > 0) {
+      builder.setPort(port);
+    }
+    EmbeddedPostgres pg = builder
         .setDataDirectory(pgData)
         .setCleanDataDirectory(false)
         .setOverrideWorkingDirectory(dataDir.resolve("postgres-bin").toFile())

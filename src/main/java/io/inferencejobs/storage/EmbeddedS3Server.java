@@ -24,7 +24,7 @@ public final class EmbeddedS3Server implements AutoCloseable {
     this.context = context;
   }
 
-  public static EmbeddedS3Server start(Path dataDir, String accessKey, String secretKey) throws Exception {
+  public static EmbeddedS3Server start(Path dataDir, int port, String accessKey, String secretKey) throws Exception {
     Path base = dataDir.resolve("s3");
     Files.createDirectories(base);
     long t0 = System.nanoTime();
@@ -34,7 +34,7 @@ public final class EmbeddedS3Server implements AutoCloseable {
         .buildView(BlobStoreContext.class);
     S3Proxy proxy = S3Proxy.builder()
         .blobStore(context.getBlobStore())
-        .endpoint(URI.create("http://127.0.0.1:0"))
+        .endpoint(URI.create("http://127.0.0.1:" + port))
         .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, accessKey, secretKey)
         // large uploads are sent as one signed request
         .v4MaxNonChunkedRequestSize(8L * 1024 * 1024 * 1024)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Starts a local cluster on loopback: one PostgreSQL + S3 process, one API node and two worker nodes, clustered over
+# Hazelcast (TCP-IP on 127.0.0.1). Ctrl-C stops them all. Logs and data go to ${CLUSTER_DIR:-data/local-cluster}.
+#   bash cluster/local-cluster.sh            # builds the jar if missing, then starts everything
+# Then: curl http://127.0.0.1:8080/health/ready lists the two workers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=${CLUSTER_DIR:-data/local-cluster}
+mkdir -p "$DIR"
+[ -f target/inference-jobs.jar ] || mvn -B -q package -DskipTests
+
+JAVA_OPTS=${JAVA_OPTS:-"-Xmx512m"}
+PG_PORT=${PG_PORT:-15432}
+S3_PORT=${S3_PORT:-19000}
+MEMBERS="127.0.0.1:5701,127.0.0.1:5702,127.0.0.1:5703"
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+start() { # name, then env assignments
+  local name=$1; shift
+  env "$@" java $JAVA_OPTS -jar target/inference-jobs.jar "${CMD:-serve}" > "$DIR/$name.log" 2>&1 &
+  pids+=($!)
+}
+wait_for() { # log file, line prefix
+  for _ in $(seq 1 120); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 1; done
+  echo "timed out waiting for $1"; exit 1
+}
+
+CMD=deps start deps DATA_DIR="$DIR/deps" PG_EMBEDDED_PORT=$PG_PORT S3_EMBEDDED_PORT=$S3_PORT
+wait_for "$DIR/deps.log" "deps ready"
+common=(CLUSTERED=true CLUSTER_MEMBERS=$MEMBERS PG_HOST=127.0.0.1 PG_PORT=$PG_PORT PG_DATABASE=postgres
+        PG_USER=postgres PG_PASSWORD=postgres S3_ENDPOINT=http://127.0.0.1:$S3_PORT)
+start api "${common[@]}" ROLES=api CLUSTER_PORT=5701 HTTP_PORT=${HTTP_PORT:-8080} DATA_DIR="$DIR/api"
+start worker-1 "${common[@]}" ROLES=worker CLUSTER_PORT=5702 WORKER_DEVICES=cpu DATA_DIR="$DIR/worker-1"
+start worker-2 "${common[@]}" ROLES=worker CLUSTER_PORT=5703 WORKER_DEVICES=cpu DATA_DIR="$DIR/worker-2"
+wait_for "$DIR/api.log" "inference-jobs ready at"
+wait_for "$DIR/worker-1.log" "started in"
+wait_for "$DIR/worker-2.log" "started in"
+echo "local cluster up: API http://127.0.0.1:${HTTP_PORT:-8080}/ ; logs in $DIR ; Ctrl-C to stop"
+wait
