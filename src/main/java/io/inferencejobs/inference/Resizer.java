@@ -47,9 +47,9 @@ final class Resizer {
     }
 
     byte[] d = src.data();
-    int c0 = bgr ? src.blue() : src.red();
+    int c0 = bgr && !src.ycc() ? src.blue() : src.red();
     int c1 = src.green();
-    int c2 = bgr ? src.red() : src.blue();
+    int c2 = bgr && !src.ycc() ? src.red() : src.blue();
     float m0 = mul[0];
     float m1 = mul[1];
     float m2 = mul[2];
@@ -57,39 +57,61 @@ final class Resizer {
     float a1 = add[1];
     float a2 = add[2];
     int plane = dstW * dstH;
+    int channelStride = nchw ? plane : 1;
+    int step = nchw ? 1 : 3;
+    boolean ycc = src.ycc();
     for (int y = 0; y < rh; y++) {
       int r0 = src.offset() + y0[y] * src.rowStride();
       int r1 = src.offset() + y1[y] * src.rowStride();
       float wy = fy[y];
       int o = (top + y) * dstW + left;
-      if (nchw) {
-        for (int x = 0; x < rw; x++, o++) {
+      int i = nchw ? o : 3 * o;
+      if (!ycc) {
+        for (int x = 0; x < rw; x++, i += step) {
           int p00 = r0 + x0[x];
           int p01 = r0 + x1[x];
           int p10 = r1 + x0[x];
           int p11 = r1 + x1[x];
           float wx = fx[x];
-          out[o] = lerp(d, p00 + c0, p01 + c0, p10 + c0, p11 + c0, wx, wy) * m0 + a0;
-          out[plane + o] = lerp(d, p00 + c1, p01 + c1, p10 + c1, p11 + c1, wx, wy) * m1 + a1;
-          out[2 * plane + o] = lerp(d, p00 + c2, p01 + c2, p10 + c2, p11 + c2, wx, wy) * m2 + a2;
+          out[i] = round8(lerp(d, p00 + c0, p01 + c0, p10 + c0, p11 + c0, wx, wy)) * m0 + a0;
+          out[i + channelStride] = round8(lerp(d, p00 + c1, p01 + c1, p10 + c1, p11 + c1, wx, wy)) * m1 + a1;
+          out[i + 2 * channelStride] = round8(lerp(d, p00 + c2, p01 + c2, p10 + c2, p11 + c2, wx, wy)) * m2 + a2;
         }
       } else {
-        int oi = o * 3;
-        for (int x = 0; x < rw; x++, oi += 3) {
+        // Bilinear interpolation commutes with the (affine) JFIF YCbCr->RGB conversion, so convert after resizing:
+        // fewer pixels to convert, and no full-size RGB copy.
+        int cy = src.red();
+        int cb = src.green();
+        int cr = src.blue();
+        for (int x = 0; x < rw; x++, i += step) {
           int p00 = r0 + x0[x];
           int p01 = r0 + x1[x];
           int p10 = r1 + x0[x];
           int p11 = r1 + x1[x];
           float wx = fx[x];
-          out[oi] = lerp(d, p00 + c0, p01 + c0, p10 + c0, p11 + c0, wx, wy) * m0 + a0;
-          out[oi + 1] = lerp(d, p00 + c1, p01 + c1, p10 + c1, p11 + c1, wx, wy) * m1 + a1;
-          out[oi + 2] = lerp(d, p00 + c2, p01 + c2, p10 + c2, p11 + c2, wx, wy) * m2 + a2;
+          float yv = lerp(d, p00 + cy, p01 + cy, p10 + cy, p11 + cy, wx, wy);
+          float u = lerp(d, p00 + cb, p01 + cb, p10 + cb, p11 + cb, wx, wy) - 128f;
+          float v = lerp(d, p00 + cr, p01 + cr, p10 + cr, p11 + cr, wx, wy) - 128f;
+          float r = clamp8(yv + 1.402f * v);
+          float gr = clamp8(yv - 0.344136f * u - 0.714136f * v);
+          float b = clamp8(yv + 1.772f * u);
+          out[i] = (bgr ? b : r) * m0 + a0;
+          out[i + channelStride] = gr * m1 + a1;
+          out[i + 2 * channelStride] = (bgr ? r : b) * m2 + a2;
         }
       }
     }
   }
 
-  /** Interpolates and rounds to a whole 8-bit value, as an 8-bit resize would store it. */
+  private static float round8(float v) {
+    return (int) (v + 0.5f);
+  }
+
+  /** Clamps to 0..255 and rounds, as an 8-bit conversion would store it. */
+  private static float clamp8(float v) {
+    return v <= 0f ? 0f : v >= 255f ? 255f : (int) (v + 0.5f);
+  }
+
   private static float lerp(byte[] d, int p00, int p01, int p10, int p11, float wx, float wy) {
     float a = d[p00] & 0xFF;
     float b = d[p01] & 0xFF;
@@ -97,7 +119,7 @@ final class Resizer {
     float e = d[p11] & 0xFF;
     float top = a + (b - a) * wx;
     float bottom = c + (e - c) * wx;
-    return (int) (top + (bottom - top) * wy + 0.5f);
+    return top + (bottom - top) * wy;
   }
 
   /** Source index pairs and weights along one axis: {@code s = (d + 0.5) * src / dst - 0.5}, clamped at the edges. */

@@ -175,6 +175,26 @@ class ImageInputTest {
   }
 
   @Test
+  void theFastJpegPathMatchesDecodingToRgbFirst() throws Exception {
+    BufferedImage dog = ImageIO.read(new ByteArrayInputStream(TestData.image("dog.jpg")));
+    byte[] jpeg = encode(dog, "jpeg");
+    BufferedImage rgb = ImageIO.read(new ByteArrayInputStream(jpeg));
+
+    PreparedImage fast = engine.prepare(jpeg); // raw YCbCr, converted after resizing
+    PreparedImage slow = engine.prepare(encode(rgb, "png")); // RGB decoded by ImageIO, then resized
+
+    // Equal up to rounding, except where a colour clips at 0 or 255 (clipping happens after interpolation here)
+    int off = 0;
+    for (int i = 0; i < fast.tensor.length; i++) {
+      if (Math.abs(fast.tensor[i] - slow.tensor[i]) > 2.5 / 255) {
+        off++;
+      }
+    }
+    assertThat((double) off / fast.tensor.length).isLessThan(0.005);
+    assertThat(meanAbsDifference(fast.tensor, slow.tensor)).isLessThan(0.3 / 255);
+  }
+
+  @Test
   void predictReportsABadImageAndGoesOn() throws Exception {
     List<ImageResult> results = engine.predict(
         List.of(new byte[0], TestData.image("giraffe.jpg"), "x".getBytes(StandardCharsets.UTF_8)),
