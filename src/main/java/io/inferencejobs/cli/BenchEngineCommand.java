@@ -35,8 +35,8 @@ public final class BenchEngineCommand {
   private BenchEngineCommand() {
   }
 
-  public static int run(String[] argv) {
-    return run(argv, System.out, System.err);
+  public static int run(String[] args) {
+    return run(args, CliOutput.takeStdout(), System.err);
   }
 
   static int run(String[] argv, PrintStream out, PrintStream err) {

@@ -34,7 +34,7 @@ public final class PredictCommand {
   }
 
   public static int run(String[] args) {
-    return run(args, System.out, System.err);
+    return run(args, CliOutput.takeStdout(), System.err);
   }
 
   static int run(String[] argv, PrintStream out, PrintStream err) {
