@@ -10,6 +10,8 @@ import io.inferencejobs.inference.PreparedImage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,10 +69,10 @@ public final class BenchEngineCommand {
       for (Path f : files) {
         images.add(Files.readAllBytes(f));
       }
-      out.printf(Locale.ROOT, "model: %s (%d bytes), %d images from %s, threads %s, %d cores%n",
+      out.printf(Locale.ROOT, "model: %s (%d bytes), %d images from %s, threads %s, %d cores, load average %.2f%n",
           args.get("model", "bundled " + BUNDLED), model.length, images.size(),
           files.get(0).getParent(), base.intraOpThreads() == 0 ? "ORT default" : base.intraOpThreads(),
-          Runtime.getRuntime().availableProcessors());
+          Runtime.getRuntime().availableProcessors(), ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
 
       try (InferenceEngine engine = InferenceEngine.load(model, null, base.withBatchSize(1))) {
         singleThreadPrepare(engine, files, images, Math.min(seconds, 3), out);
@@ -103,19 +105,22 @@ public final class BenchEngineCommand {
     for (int i = 0; i < 30; i++) {
       engine.prepare(jpeg);
     }
+    // Thread CPU time as well as wall time: on a busy machine the wall time also counts waiting for a core.
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
     List<double[]> samples = new ArrayList<>();
     long end = System.nanoTime() + (long) (seconds * 1e9);
     PreparedImage p = null;
     while (System.nanoTime() < end || samples.size() < 10) {
+      long cpu0 = threads.getCurrentThreadCpuTime();
       p = engine.prepare(jpeg);
-      samples.add(new double[] {p.decodeMs(), p.preprocessMs(), p.decodeMs() + p.preprocessMs()});
+      double cpuMs = (threads.getCurrentThreadCpuTime() - cpu0) / 1e6;
+      samples.add(new double[] {p.decodeMs(), p.preprocessMs(), p.decodeMs() + p.preprocessMs(), cpuMs});
     }
-    double decode = median(samples, 0);
-    double pre = median(samples, 1);
-    double total = median(samples, 2);
-    out.printf(Locale.ROOT, "single-thread decode+preprocess of %s (%dx%d) to %dx%d: %.2f ms median "
-            + "(decode %.2f, preprocess %.2f) over %d runs%n", files.get(pick).getFileName(), p.width(), p.height(),
-        engine.descriptor().inputWidth(), engine.descriptor().inputHeight(), total, decode, pre, samples.size());
+    out.printf(Locale.ROOT, "single-thread decode+preprocess of %s (%dx%d) to %dx%d: %.2f ms median wall "
+            + "(decode %.2f, preprocess %.2f), %.2f ms median thread CPU, over %d runs%n",
+        files.get(pick).getFileName(), p.width(), p.height(), engine.descriptor().inputWidth(),
+        engine.descriptor().inputHeight(), median(samples, 2), median(samples, 0), median(samples, 1),
+        median(samples, 3), samples.size());
   }
 
   private static void benchBatch(InferenceEngine engine, List<byte[]> images, double seconds, PrintStream out)
