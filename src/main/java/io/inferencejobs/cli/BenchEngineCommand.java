@@ -1,11 +1,216 @@
 package io.inferencejobs.cli;
 
+import io.inferencejobs.inference.DetectionParams;
+import io.inferencejobs.inference.EngineOptions;
+import io.inferencejobs.inference.ImageException;
+import io.inferencejobs.inference.ImageResult;
+import io.inferencejobs.inference.InferenceEngine;
+import io.inferencejobs.inference.ModelException;
+import io.inferencejobs.inference.PreparedImage;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * {@code bench-engine [--model F] [--images DIR] [--batch 1,8] [--threads N] [--seconds S]}: throughput of bare
+ * {@code session.run} on ready-made tensors against the whole engine path (decode, preprocess, run, postprocess) at
+ * the same model, threads and batch size, plus single-thread decode+preprocess time. Runs about
+ * {@code 2 x S} seconds per batch size plus warm-up.
+ */
 public final class BenchEngineCommand {
+
+  private static final String USAGE = "usage: bench-engine [--model FILE] [--images DIR] [--batch 1,8] "
+      + "[--threads N] [--seconds S] [--device auto|cpu|cuda:N]";
+  private static final String BUNDLED = "/models/centernet_coco80_yolov8.onnx";
+
   private BenchEngineCommand() {
   }
 
   public static int run(String[] args) {
-    System.err.println("not built yet");
-    return 1;
+    return run(args, CliOutput.takeStdout(), System.err);
+  }
+
+  static int run(String[] argv, PrintStream out, PrintStream err) {
+    Args args;
+    int[] batches;
+    double seconds;
+    EngineOptions base;
+    try {
+      args = Args.parse(argv, Set.of("help"), Set.of("model", "images", "batch", "threads", "seconds", "device"));
+      if (args.flag("help")) {
+        out.println(USAGE);
+        return 0;
+      }
+      batches = Arrays.stream(args.get("batch", "1,8").split(",")).map(String::trim).mapToInt(Integer::parseInt)
+          .toArray();
+      seconds = Math.max(0.5, Math.min(60, Double.parseDouble(args.get("seconds", "5"))));
+      base = EngineOptions.defaults().withDevice(args.get("device", "auto"))
+          .withThreads(args.getInt("threads", 0), 0);
+    } catch (IllegalArgumentException e) {
+      err.println("bench-engine: " + e.getMessage());
+      err.println(USAGE);
+      return 2;
+    }
+    try {
+      byte[] model = loadModel(args.get("model", null));
+      List<Path> files = imageFiles(args.get("images", null));
+      List<byte[]> images = new ArrayList<>();
+      for (Path f : files) {
+        images.add(Files.readAllBytes(f));
+      }
+      out.printf(Locale.ROOT, "model: %s (%d bytes), %d images from %s, threads %s, %d cores, load average %.2f%n",
+          args.get("model", "bundled " + BUNDLED), model.length, images.size(),
+          files.get(0).getParent(), base.intraOpThreads() == 0 ? "ORT default" : base.intraOpThreads(),
+          Runtime.getRuntime().availableProcessors(), ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+
+      try (InferenceEngine engine = InferenceEngine.load(model, null, base.withBatchSize(1))) {
+        singleThreadPrepare(engine, files, images, Math.min(seconds, 3), out);
+      }
+      out.println();
+      out.printf(Locale.ROOT, "%-6s %-10s %10s %10s %7s   %8s %8s %8s %8s%n", "batch", "path", "images/s",
+          "ms/image", "ratio", "decode", "preproc", "infer", "post");
+      for (int batch : batches) {
+        try (InferenceEngine engine = InferenceEngine.load(model, null, base.withBatchSize(batch))) {
+          benchBatch(engine, images, seconds, out);
+        }
+      }
+      return 0;
+    } catch (IOException | ModelException | ImageException e) {
+      err.println("bench-engine: " + e.getMessage());
+      return 1;
+    }
+  }
+
+  /** Median single-thread decode + preprocess of a 768x576 JPEG (dog.jpg when present). */
+  private static void singleThreadPrepare(InferenceEngine engine, List<Path> files, List<byte[]> images,
+                                          double seconds, PrintStream out) throws ImageException {
+    int pick = 0;
+    for (int i = 0; i < files.size(); i++) {
+      if (files.get(i).getFileName().toString().equals("dog.jpg")) {
+        pick = i;
+      }
+    }
+    byte[] jpeg = images.get(pick);
+    for (int i = 0; i < 30; i++) {
+      engine.prepare(jpeg);
+    }
+    // Thread CPU time as well as wall time: on a busy machine the wall time also counts waiting for a core.
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    List<double[]> samples = new ArrayList<>();
+    long end = System.nanoTime() + (long) (seconds * 1e9);
+    PreparedImage p = null;
+    while (System.nanoTime() < end || samples.size() < 10) {
+      long cpu0 = threads.getCurrentThreadCpuTime();
+      p = engine.prepare(jpeg);
+      double cpuMs = (threads.getCurrentThreadCpuTime() - cpu0) / 1e6;
+      samples.add(new double[] {p.decodeMs(), p.preprocessMs(), p.decodeMs() + p.preprocessMs(), cpuMs});
+    }
+    out.printf(Locale.ROOT, "single-thread decode+preprocess of %s (%dx%d) to %dx%d: %.2f ms median wall "
+            + "(decode %.2f, preprocess %.2f), %.2f ms median thread CPU, over %d runs%n",
+        files.get(pick).getFileName(), p.width(), p.height(), engine.descriptor().inputWidth(),
+        engine.descriptor().inputHeight(), median(samples, 2), median(samples, 0), median(samples, 1),
+        median(samples, 3), samples.size());
+  }
+
+  private static void benchBatch(InferenceEngine engine, List<byte[]> images, double seconds, PrintStream out)
+      throws ModelException, ImageException {
+    int batch = engine.batchSize();
+    // (a) bare session.run on a ready-made tensor
+    List<PreparedImage> prepared = new ArrayList<>();
+    for (int i = 0; i < batch; i++) {
+      prepared.add(engine.prepare(images.get(i % images.size())));
+    }
+    FloatBuffer input = engine.packInputs(prepared);
+    engine.runRaw(input, batch);
+    engine.runRaw(input, batch);
+    int runs = 0;
+    long t0 = System.nanoTime();
+    long end = t0 + (long) (seconds * 1e9);
+    while (System.nanoTime() < end || runs < 3) {
+      engine.runRaw(input, batch);
+      runs++;
+    }
+    double bareSeconds = (System.nanoTime() - t0) / 1e9;
+    double bareRate = runs * batch / bareSeconds;
+
+    // (b) the whole path over the same time: one predict call, so decoding overlaps inference
+    List<byte[]> warm = new ArrayList<>();
+    for (int i = 0; i < batch; i++) {
+      warm.add(images.get(i % images.size()));
+    }
+    engine.predict(warm, DetectionParams.defaults());
+    int n = Math.max(3 * batch, (int) Math.ceil(bareRate * seconds / batch) * batch);
+    List<byte[]> work = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      work.add(images.get(i % images.size()));
+    }
+    long t1 = System.nanoTime();
+    List<ImageResult> results = engine.predict(work, DetectionParams.defaults());
+    double wholeSeconds = (System.nanoTime() - t1) / 1e9;
+    double wholeRate = n / wholeSeconds;
+    double[] stages = new double[4];
+    int ok = 0;
+    for (ImageResult r : results) {
+      if (r.ok()) {
+        ok++;
+        stages[0] += r.decodeMs();
+        stages[1] += r.preprocessMs();
+        stages[2] += r.inferenceMs();
+        stages[3] += r.postprocessMs();
+      }
+    }
+    for (int i = 0; i < 4; i++) {
+      stages[i] /= Math.max(1, ok);
+    }
+    out.printf(Locale.ROOT, "%-6d %-10s %10.2f %10.2f %7s   %8s %8s %8.2f %8s%n", batch, "bare", bareRate,
+        1000 / bareRate, "", "", "", 1000 / bareRate, "");
+    out.printf(Locale.ROOT, "%-6d %-10s %10.2f %10.2f %6.1f%%   %8.2f %8.2f %8.2f %8.3f%n", batch, "engine",
+        wholeRate, 1000 / wholeRate, 100 * wholeRate / bareRate, stages[0], stages[1], stages[2], stages[3]);
+  }
+
+  private static double median(List<double[]> samples, int column) {
+    double[] v = samples.stream().mapToDouble(s -> s[column]).sorted().toArray();
+    return v[v.length / 2];
+  }
+
+  private static byte[] loadModel(String path) throws IOException {
+    if (path != null) {
+      return Files.readAllBytes(Path.of(path));
+    }
+    try (InputStream in = BenchEngineCommand.class.getResourceAsStream(BUNDLED)) {
+      if (in == null) {
+        throw new IOException("the bundled model " + BUNDLED + " is missing from the classpath");
+      }
+      return in.readAllBytes();
+    }
+  }
+
+  private static List<Path> imageFiles(String dir) throws IOException {
+    List<Path> candidates = dir != null ? List.of(Path.of(dir))
+        : List.of(Path.of("src/test/resources/images"), Path.of("../shared/images"));
+    for (Path d : candidates) {
+      if (Files.isDirectory(d)) {
+        try (Stream<Path> s = Files.list(d)) {
+          List<Path> files = s.filter(p -> p.getFileName().toString().toLowerCase(Locale.ROOT)
+                  .matches(".*\\.(jpe?g|png|bmp|webp)$"))
+              .sorted().toList();
+          if (!files.isEmpty()) {
+            return files;
+          }
+        }
+      }
+    }
+    throw new IOException("no images found in " + candidates + "; pass --images DIR");
   }
 }

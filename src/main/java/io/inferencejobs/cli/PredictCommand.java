@@ -1,11 +1,160 @@
 package io.inferencejobs.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferencejobs.inference.DetectionParams;
+import io.inferencejobs.inference.Detection;
+import io.inferencejobs.inference.EngineOptions;
+import io.inferencejobs.inference.ImageResult;
+import io.inferencejobs.inference.InferenceEngine;
+import io.inferencejobs.inference.ModelDescriptor;
+import io.inferencejobs.inference.ModelException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * {@code predict --model FILE --image FILE... [--conf 0.25] [--iou 0.45] [--max-det 100] [--device auto]
+ * [--descriptor FILE] [--agnostic] [--json]}: runs a model on image files and prints the detections.
+ * Exit 0 when every image was processed, 1 when some could not be, 2 for bad arguments or an unusable model.
+ */
 public final class PredictCommand {
+
+  private static final String USAGE = "usage: predict --model FILE --image FILE... [--conf 0.25] [--iou 0.45] "
+      + "[--max-det 100] [--device auto|cpu|cuda:N] [--descriptor FILE] [--agnostic] [--json]";
+
   private PredictCommand() {
   }
 
   public static int run(String[] args) {
-    System.err.println("not built yet");
-    return 1;
+    return run(args, CliOutput.takeStdout(), System.err);
+  }
+
+  static int run(String[] argv, PrintStream out, PrintStream err) {
+    Args args;
+    DetectionParams params;
+    EngineOptions options;
+    List<String> images;
+    try {
+      args = Args.parse(argv, Set.of("json", "agnostic", "help"),
+          Set.of("model", "image", "conf", "iou", "max-det", "device", "descriptor", "batch", "threads"));
+      if (args.flag("help")) {
+        out.println(USAGE);
+        return 0;
+      }
+      images = args.all("image");
+      if (args.get("model", null) == null || images.isEmpty()) {
+        throw new IllegalArgumentException("--model and at least one --image are required");
+      }
+      params = new DetectionParams(args.getFloat("conf", 0.25f), args.getFloat("iou", 0.45f),
+          args.getInt("max-det", 100), null, args.flag("agnostic"));
+      options = new EngineOptions(args.get("device", "auto"), args.getInt("threads", 0), 0,
+          args.getInt("batch", 8), EngineOptions.defaults().maxPixels());
+    } catch (IllegalArgumentException e) {
+      err.println("predict: " + e.getMessage());
+      err.println(USAGE);
+      return 2;
+    }
+
+    try (InferenceEngine engine = open(Path.of(args.get("model", null)), args.get("descriptor", null), options)) {
+      List<byte[]> data = new ArrayList<>(images.size());
+      List<String> readErrors = new ArrayList<>(images.size());
+      for (String image : images) {
+        try {
+          data.add(Files.readAllBytes(Path.of(image)));
+          readErrors.add(null);
+        } catch (NoSuchFileException e) {
+          data.add(new byte[0]);
+          readErrors.add("file not found");
+        } catch (IOException e) {
+          data.add(new byte[0]);
+          readErrors.add("cannot read the file: " + e.getMessage());
+        }
+      }
+      List<ImageResult> results = engine.predict(data, params);
+      int failed = 0;
+      ObjectMapper json = new ObjectMapper();
+      ArrayNode all = json.createArrayNode();
+      for (int i = 0; i < images.size(); i++) {
+        ImageResult r = results.get(i);
+        String error = readErrors.get(i) != null ? readErrors.get(i) : r.error();
+        if (error != null) {
+          failed++;
+          err.println(images.get(i) + ": " + error);
+          continue;
+        }
+        if (args.flag("json")) {
+          all.add(toJson(json, images.get(i), r));
+        } else {
+          printTable(out, images.get(i), r);
+        }
+      }
+      if (args.flag("json")) {
+        out.println(all.toPrettyString());
+      }
+      return failed == 0 ? 0 : 1;
+    } catch (ModelException e) {
+      err.println("predict: " + e.getMessage());
+      return 2;
+    }
+  }
+
+  private static InferenceEngine open(Path model, String descriptorFile, EngineOptions options) throws ModelException {
+    if (descriptorFile == null) {
+      return InferenceEngine.load(model, options);
+    }
+    ModelDescriptor descriptor;
+    byte[] bytes;
+    try {
+      descriptor = ModelDescriptor.fromJson(Files.readString(Path.of(descriptorFile)));
+      bytes = Files.readAllBytes(model);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new ModelException("Cannot use " + descriptorFile + " with " + model + ": " + e.getMessage(), e);
+    }
+    return InferenceEngine.load(bytes, descriptor, options);
+  }
+
+  static ObjectNode toJson(ObjectMapper json, String image, ImageResult r) {
+    ObjectNode o = json.createObjectNode();
+    o.put("image", image);
+    o.put("width", r.width());
+    o.put("height", r.height());
+    ArrayNode detections = o.putArray("detections");
+    for (Detection d : r.detections()) {
+      ObjectNode det = detections.addObject();
+      det.put("class_id", d.classId());
+      det.put("class_name", d.className());
+      det.put("confidence", round(d.confidence(), 4));
+      ObjectNode box = det.putObject("bbox");
+      box.put("x1", round(d.bbox().x1(), 1));
+      box.put("y1", round(d.bbox().y1(), 1));
+      box.put("x2", round(d.bbox().x2(), 1));
+      box.put("y2", round(d.bbox().y2(), 1));
+    }
+    return o;
+  }
+
+  private static void printTable(PrintStream out, String image, ImageResult r) {
+    out.printf(Locale.ROOT, "%s (%dx%d): %d detection%s%n", image, r.width(), r.height(), r.detections().size(),
+        r.detections().size() == 1 ? "" : "s");
+    if (!r.detections().isEmpty()) {
+      out.printf(Locale.ROOT, "  %-4s %-16s %6s  %7s %7s %7s %7s%n", "id", "class", "conf", "x1", "y1", "x2", "y2");
+    }
+    for (Detection d : r.detections()) {
+      out.printf(Locale.ROOT, "  %-4d %-16s %6.3f  %7.1f %7.1f %7.1f %7.1f%n", d.classId(), d.className(),
+          d.confidence(), d.bbox().x1(), d.bbox().y1(), d.bbox().x2(), d.bbox().y2());
+    }
+  }
+
+  private static double round(float v, int decimals) {
+    double f = Math.pow(10, decimals);
+    return Math.round(v * f) / f;
   }
 }

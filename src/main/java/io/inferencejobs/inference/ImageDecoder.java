@@ -75,10 +75,23 @@ final class ImageDecoder {
         throw new ImageException(ImageException.TOO_SMALL, "The image is " + width + "x" + height
             + " pixels; each side must be at least " + MIN_SIDE + " pixels.");
       }
-      BufferedImage image;
+      Pixels pixels;
       try {
         ImageReadParam param = reader.getDefaultReadParam();
-        image = reader.read(0, param);
+        JpegHeader jpeg = "JPEG".equals(format) ? JpegHeader.read(bytes) : null;
+        Pixels raw = null;
+        if (jpeg != null && (jpeg.plainYcc() || jpeg.plainGray())) {
+          // The raw components skip ImageIO's slow per-line colour conversion; YCbCr is converted after resizing.
+          raw = rawPixels(reader.readRaster(0, param), jpeg.plainYcc());
+        }
+        if (raw == null) {
+          if (jpeg != null) { // reading the raster consumed the stream: start again
+            in.seek(0);
+            reader.setInput(in, true, true);
+          }
+          raw = pixels(reader.read(0, param));
+        }
+        pixels = raw;
       } catch (IOException | RuntimeException e) {
         throw new ImageException(ImageException.CORRUPT,
             "The " + format + " data cannot be decoded; the file is damaged or truncated (" + reason(e) + ").", e);
@@ -90,7 +103,6 @@ final class ImageDecoder {
               "The " + format + " data ends early; the file is truncated (" + w.trim() + ").");
         }
       }
-      Pixels pixels = pixels(image);
       return "JPEG".equals(format) ? pixels.oriented(Exif.jpegOrientation(bytes)) : pixels;
     } catch (IOException e) { // closing an in-memory stream
       throw new ImageException(ImageException.CORRUPT, "The image cannot be read (" + reason(e) + ").", e);
@@ -174,6 +186,23 @@ final class ImageDecoder {
     }
     byte[] data = ((DataBufferByte) bgr.getRaster().getDataBuffer()).getData();
     return new Pixels(data, 0, bgr.getWidth(), bgr.getHeight(), 3, bgr.getWidth() * 3, 2, 1, 0);
+  }
+
+  /** Byte-interleaved raw JPEG components (YCbCr or gray), or null when the raster is laid out otherwise. */
+  private static Pixels rawPixels(Raster raster, boolean ycc) {
+    int bands = ycc ? 3 : 1;
+    if (raster.getDataBuffer() instanceof DataBufferByte bytes && bytes.getNumBanks() == 1
+        && raster.getNumBands() == bands && raster.getSampleModel() instanceof ComponentSampleModel sm
+        && !(sm instanceof java.awt.image.BandedSampleModel)
+        && raster.getSampleModelTranslateX() == 0 && raster.getSampleModelTranslateY() == 0) {
+      int[] o = sm.getBandOffsets();
+      return ycc
+          ? new Pixels(bytes.getData(), bytes.getOffset(), raster.getWidth(), raster.getHeight(), sm.getPixelStride(),
+              sm.getScanlineStride(), o[0], o[1], o[2], true)
+          : new Pixels(bytes.getData(), bytes.getOffset(), raster.getWidth(), raster.getHeight(), sm.getPixelStride(),
+              sm.getScanlineStride(), o[0], o[0], o[0], false);
+    }
+    return null;
   }
 
   private static boolean allBits(BufferedImage image, int bits) {

@@ -55,6 +55,9 @@ public final class InferenceEngine implements AutoCloseable {
   private final Set<String> outputs;
   private final ConcurrentLinkedQueue<FloatBuffer> inputBuffers = new ConcurrentLinkedQueue<>();
   private final ExecutorService preparer;
+  /** Tensors of images that predict() has finished with; reusing them avoids allocating megabytes per image. */
+  private final ConcurrentLinkedQueue<float[]> spareTensors = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger spareCount = new AtomicInteger();
   private volatile OutputLayout layout;
 
   private InferenceEngine(OrtEnvironment env, OrtSession session, ModelDescriptor descriptor, String provider,
@@ -158,7 +161,12 @@ public final class InferenceEngine implements AutoCloseable {
     long t1 = System.nanoTime();
     ImageGeometry g = ImageGeometry.of(descriptor.resize(), pixels.width(), pixels.height(), descriptor.inputWidth(),
         descriptor.inputHeight());
-    float[] tensor = new float[imageFloats];
+    float[] tensor = spareTensors.poll();
+    if (tensor == null) {
+      tensor = new float[imageFloats];
+    } else {
+      spareCount.decrementAndGet();
+    }
     Resizer.resize(pixels, g, tensor, nchw, bgr, mul, add, pad);
     long t2 = System.nanoTime();
     return new PreparedImage(tensor, this, g, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
@@ -196,6 +204,13 @@ public final class InferenceEngine implements AutoCloseable {
           }
         }
         List<ImageResult> ran = ok.isEmpty() ? List.of() : run(ok, p);
+        for (PreparedImage done : ok) { // never seen outside predict: its tensor can be reused
+          if (spareCount.incrementAndGet() <= 2 * batchSize + 2) {
+            spareTensors.offer(done.tensor);
+          } else {
+            spareCount.decrementAndGet();
+          }
+        }
         for (int i = 0, k = 0; i < current.length; i++) {
           if (results[start + i] == null) {
             results[start + i] = ran.get(k++);

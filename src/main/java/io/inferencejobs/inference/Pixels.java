@@ -3,9 +3,15 @@ package io.inferencejobs.inference;
 /**
  * 8-bit pixels straight from a decoded raster, without copying: sample (x, y, channel) lives at
  * {@code data[offset + y * rowStride + x * pixelStride + channelOffset]}. Grayscale uses the same offset three times.
+ * With {@code ycc} the three channels are JPEG YCbCr (Y, Cb, Cr in place of R, G, B), converted after resizing.
  */
 record Pixels(byte[] data, int offset, int width, int height, int pixelStride, int rowStride, int red, int green,
-              int blue) {
+              int blue, boolean ycc) {
+
+  Pixels(byte[] data, int offset, int width, int height, int pixelStride, int rowStride, int red, int green,
+         int blue) {
+    this(data, offset, width, height, pixelStride, rowStride, red, green, blue, false);
+  }
 
   /** Applies an EXIF orientation (1..8), copying into packed RGB; 1 returns this. */
   Pixels oriented(int orientation) {
@@ -36,6 +42,6 @@ record Pixels(byte[] data, int offset, int width, int height, int pixelStride, i
         out[o++] = data[s + blue];
       }
     }
-    return new Pixels(out, 0, w, h, 3, w * 3, 0, 1, 2);
+    return new Pixels(out, 0, w, h, 3, w * 3, 0, 1, 2, ycc);
   }
 }

@@ -3,7 +3,7 @@ package io.inferencejobs.inference;
 import java.util.Arrays;
 
 /**
- * Bilinear resize (OpenCV {@code INTER_LINEAR} geometry: half-pixel centres, edge clamping, rounding to 8 bits) from
+ * Bilinear resize (OpenCV {@code INTER_LINEAR} geometry: half-pixel centres, edge clamping) from
  * raster bytes straight into the float input tensor, with padding and per-channel {@code value * mul + add}.
  * One pass, no intermediate image.
  */
@@ -47,57 +47,130 @@ final class Resizer {
     }
 
     byte[] d = src.data();
-    int c0 = bgr ? src.blue() : src.red();
+    boolean ycc = src.ycc();
+    int c0 = bgr && !ycc ? src.blue() : src.red();
     int c1 = src.green();
-    int c2 = bgr ? src.red() : src.blue();
+    int c2 = bgr && !ycc ? src.red() : src.blue();
+    int plane = dstW * dstH;
+    // Separable: each source row is resized horizontally once (into planar float rows, kept for the next output
+    // row), then pairs of rows are blended vertically in simple loops the JIT can vectorise.
+    float[][] upper = new float[3][rw];
+    float[][] lower = new float[3][rw];
+    int upperRow = -1;
+    int lowerRow = -1;
+    for (int y = 0; y < rh; y++) {
+      int ya = y0[y];
+      int yb = y1[y];
+      if (upperRow != ya) {
+        if (lowerRow == ya) {
+          float[][] t = upper;
+          upper = lower;
+          lower = t;
+          upperRow = ya;
+          lowerRow = -1;
+        } else {
+          horizontal(d, src.offset() + ya * src.rowStride(), x0, x1, fx, c0, c1, c2, upper);
+          upperRow = ya;
+        }
+      }
+      if (lowerRow != yb) {
+        horizontal(d, src.offset() + yb * src.rowStride(), x0, x1, fx, c0, c1, c2, lower);
+        lowerRow = yb;
+      }
+      float wy = fy[y];
+      int o = (top + y) * dstW + left;
+      if (ycc) {
+        verticalYcc(upper, lower, wy, out, o, nchw, plane, bgr, mul, add);
+      } else if (nchw) {
+        for (int c = 0; c < 3; c++) {
+          float[] t = upper[c];
+          float[] b = lower[c];
+          float m = mul[c];
+          float a = add[c];
+          int base = c * plane + o;
+          for (int x = 0; x < rw; x++) {
+            out[base + x] = (t[x] + (b[x] - t[x]) * wy) * m + a;
+          }
+        }
+      } else {
+        for (int c = 0; c < 3; c++) {
+          float[] t = upper[c];
+          float[] b = lower[c];
+          float m = mul[c];
+          float a = add[c];
+          int base = 3 * o + c;
+          for (int x = 0; x < rw; x++) {
+            out[base + 3 * x] = (t[x] + (b[x] - t[x]) * wy) * m + a;
+          }
+        }
+      }
+    }
+  }
+
+  private static void horizontal(byte[] d, int row, int[] x0, int[] x1, float[] fx, int c0, int c1, int c2,
+                                 float[][] dst) {
+    float[] h0 = dst[0];
+    float[] h1 = dst[1];
+    float[] h2 = dst[2];
+    for (int x = 0; x < h0.length; x++) {
+      int p0 = row + x0[x];
+      int p1 = row + x1[x];
+      float f = fx[x];
+      float a = d[p0 + c0] & 0xFF;
+      float b = d[p0 + c1] & 0xFF;
+      float c = d[p0 + c2] & 0xFF;
+      h0[x] = a + ((d[p1 + c0] & 0xFF) - a) * f;
+      h1[x] = b + ((d[p1 + c1] & 0xFF) - b) * f;
+      h2[x] = c + ((d[p1 + c2] & 0xFF) - c) * f;
+    }
+  }
+
+  /**
+   * Bilinear interpolation commutes with the affine JFIF YCbCr to RGB conversion, so the conversion runs after
+   * resizing: fewer pixels, no full-size RGB copy. Only colours clipped at 0 or 255 differ slightly.
+   */
+  private static void verticalYcc(float[][] upper, float[][] lower, float wy, float[] out, int o, boolean nchw,
+                                  int plane, boolean bgr, float[] mul, float[] add) {
+    float[] ty = upper[0];
+    float[] tu = upper[1];
+    float[] tv = upper[2];
+    float[] by = lower[0];
+    float[] bu = lower[1];
+    float[] bv = lower[2];
     float m0 = mul[0];
     float m1 = mul[1];
     float m2 = mul[2];
     float a0 = add[0];
     float a1 = add[1];
     float a2 = add[2];
-    int plane = dstW * dstH;
-    for (int y = 0; y < rh; y++) {
-      int r0 = src.offset() + y0[y] * src.rowStride();
-      int r1 = src.offset() + y1[y] * src.rowStride();
-      float wy = fy[y];
-      int o = (top + y) * dstW + left;
-      if (nchw) {
-        for (int x = 0; x < rw; x++, o++) {
-          int p00 = r0 + x0[x];
-          int p01 = r0 + x1[x];
-          int p10 = r1 + x0[x];
-          int p11 = r1 + x1[x];
-          float wx = fx[x];
-          out[o] = lerp(d, p00 + c0, p01 + c0, p10 + c0, p11 + c0, wx, wy) * m0 + a0;
-          out[plane + o] = lerp(d, p00 + c1, p01 + c1, p10 + c1, p11 + c1, wx, wy) * m1 + a1;
-          out[2 * plane + o] = lerp(d, p00 + c2, p01 + c2, p10 + c2, p11 + c2, wx, wy) * m2 + a2;
-        }
-      } else {
-        int oi = o * 3;
-        for (int x = 0; x < rw; x++, oi += 3) {
-          int p00 = r0 + x0[x];
-          int p01 = r0 + x1[x];
-          int p10 = r1 + x0[x];
-          int p11 = r1 + x1[x];
-          float wx = fx[x];
-          out[oi] = lerp(d, p00 + c0, p01 + c0, p10 + c0, p11 + c0, wx, wy) * m0 + a0;
-          out[oi + 1] = lerp(d, p00 + c1, p01 + c1, p10 + c1, p11 + c1, wx, wy) * m1 + a1;
-          out[oi + 2] = lerp(d, p00 + c2, p01 + c2, p10 + c2, p11 + c2, wx, wy) * m2 + a2;
-        }
+    int n = ty.length;
+    float mr = bgr ? m2 : m0;
+    float ar = bgr ? a2 : a0;
+    float mb = bgr ? m0 : m2;
+    float ab = bgr ? a0 : a2;
+    int cs = nchw ? plane : 1;
+    int rBase = (nchw ? o : 3 * o) + (bgr ? 2 : 0) * cs;
+    int gBase = (nchw ? o : 3 * o) + cs;
+    int bBase = (nchw ? o : 3 * o) + (bgr ? 0 : 2) * cs;
+    if (nchw) { // contiguous per plane: a loop the JIT vectorises
+      for (int x = 0; x < n; x++) {
+        float yv = ty[x] + (by[x] - ty[x]) * wy;
+        float u = tu[x] + (bu[x] - tu[x]) * wy - 128f;
+        float v = tv[x] + (bv[x] - tv[x]) * wy - 128f;
+        out[rBase + x] = Math.max(0f, Math.min(255f, yv + 1.402f * v)) * mr + ar;
+        out[gBase + x] = Math.max(0f, Math.min(255f, yv - 0.344136f * u - 0.714136f * v)) * m1 + a1;
+        out[bBase + x] = Math.max(0f, Math.min(255f, yv + 1.772f * u)) * mb + ab;
+      }
+    } else {
+      for (int x = 0; x < n; x++) {
+        float yv = ty[x] + (by[x] - ty[x]) * wy;
+        float u = tu[x] + (bu[x] - tu[x]) * wy - 128f;
+        float v = tv[x] + (bv[x] - tv[x]) * wy - 128f;
+        out[rBase + 3 * x] = Math.max(0f, Math.min(255f, yv + 1.402f * v)) * mr + ar;
+        out[gBase + 3 * x] = Math.max(0f, Math.min(255f, yv - 0.344136f * u - 0.714136f * v)) * m1 + a1;
+        out[bBase + 3 * x] = Math.max(0f, Math.min(255f, yv + 1.772f * u)) * mb + ab;
       }
     }
-  }
-
-  /** Interpolates and rounds to a whole 8-bit value, as an 8-bit resize would store it. */
-  private static float lerp(byte[] d, int p00, int p01, int p10, int p11, float wx, float wy) {
-    float a = d[p00] & 0xFF;
-    float b = d[p01] & 0xFF;
-    float c = d[p10] & 0xFF;
-    float e = d[p11] & 0xFF;
-    float top = a + (b - a) * wx;
-    float bottom = c + (e - c) * wx;
-    return (int) (top + (bottom - top) * wy + 0.5f);
   }
 
   /** Source index pairs and weights along one axis: {@code s = (d + 0.5) * src / dst - 0.5}, clamped at the edges. */
