@@ -35,7 +35,7 @@ start api "${common[@]}" ROLES=api CLUSTER_PORT=5701 HTTP_PORT=${HTTP_PORT:-8080
 start worker-1 "${common[@]}" ROLES=worker CLUSTER_PORT=5702 WORKER_DEVICES=cpu DATA_DIR="$DIR/worker-1"
 start worker-2 "${common[@]}" ROLES=worker CLUSTER_PORT=5703 WORKER_DEVICES=cpu DATA_DIR="$DIR/worker-2"
 wait_for "$DIR/api.log" "inference-jobs ready at"
-wait_for "$DIR/worker-1.log" "started in"
-wait_for "$DIR/worker-2.log" "started in"
+wait_for "$DIR/worker-1.log" "inference-jobs ready"
+wait_for "$DIR/worker-2.log" "inference-jobs ready"
 echo "local cluster up: API http://127.0.0.1:${HTTP_PORT:-8080}/ ; logs in $DIR ; Ctrl-C to stop"
 wait

@@ -107,9 +107,12 @@ public final class Node implements AutoCloseable {
           String url = "http://" + config.http().host() + ":" + (api == null ? config.http().port() : api.port()) + "/";
           LOG.info("node {} started in {} ms (roles {})", nodeId, (System.nanoTime() - t0) / 1_000_000,
               config.roles());
-          if (api != null) {
-            System.out.println("inference-jobs ready at " + url + "  (contract: " + url + "api/v1/openapi.json)");
-          }
+          String roles = config.roles().stream().map(r -> r.name().toLowerCase(java.util.Locale.ROOT)).sorted()
+              .collect(java.util.stream.Collectors.joining(","));
+          System.out.println(api != null
+              ? "inference-jobs ready at " + url + "  (node " + nodeId + ", roles " + roles + "; contract: " + url
+                  + "api/v1/openapi.json)"
+              : "inference-jobs ready (node " + nodeId + ", roles " + roles + ")");
         });
   }
 

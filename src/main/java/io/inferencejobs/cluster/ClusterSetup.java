@@ -35,12 +35,10 @@ public final class ClusterSetup {
     hz.setProperty("hazelcast.logging.type", "slf4j");
     hz.getNetworkConfig().setPort(cluster.port()).setPortAutoIncrement(false);
     hz.getNetworkConfig().setPublicAddress(cluster.host() + ":" + cluster.port());
-    hz.getNetworkConfig().getInterfaces().setEnabled(true).getInterfaces().clear();
-    hz.getNetworkConfig().getInterfaces().addInterface(cluster.host());
+    hz.getNetworkConfig().getInterfaces().setEnabled(true).setInterfaces(java.util.List.of(cluster.host()));
     JoinConfig join = hz.getNetworkConfig().getJoin();
     if (join.getTcpIpConfig().isEnabled()) {
-      join.getTcpIpConfig().getMembers().clear();
-      cluster.members().forEach(join.getTcpIpConfig()::addMember);
+      join.getTcpIpConfig().setMembers(new java.util.ArrayList<>(cluster.members()));
     }
     options.getEventBusOptions().setHost(cluster.host()).setClusterPublicHost(cluster.host()).setPort(0);
     return Vertx.builder().with(options).withClusterManager(new HazelcastClusterManager(hz)).buildClustered();

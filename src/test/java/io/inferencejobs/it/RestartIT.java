@@ -6,17 +6,8 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -35,83 +26,16 @@ class RestartIT {
     shared = TestService.shared();
   }
 
-  static final class Service implements AutoCloseable {
-    final Process process;
-    final int port;
-
-    Service(Map<String, String> env, int port, Path log) throws Exception {
-      this.port = port;
-      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Xmx512m", "-jar", Path.of("target", "inference-jobs.jar").toString(), "serve");
-      pb.environment().putAll(env);
-      pb.redirectErrorStream(true);
-      process = pb.start();
-      CompletableFuture<Void> ready = new CompletableFuture<>();
-      Thread reader = new Thread(() -> {
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream()));
-             var out = Files.newBufferedWriter(log, java.nio.file.StandardOpenOption.CREATE,
-                 java.nio.file.StandardOpenOption.APPEND)) {
-          String line;
-          while ((line = in.readLine()) != null) {
-            out.write(line);
-            out.newLine();
-            out.flush();
-            if (line.startsWith("inference-jobs ready at")) {
-              ready.complete(null);
-            }
-          }
-          ready.completeExceptionally(new AssertionError("service exited before it was ready; see " + log));
-        } catch (Exception e) {
-          ready.completeExceptionally(e);
-        }
-      });
-      reader.setDaemon(true);
-      reader.start();
-      ready.get(90, TimeUnit.SECONDS);
-    }
-
-    void kill() throws Exception {
-      process.destroyForcibly();
-      process.waitFor(30, TimeUnit.SECONDS);
-    }
-
-    @Override
-    public void close() throws Exception {
-      if (process.isAlive()) {
-        process.destroy();
-        if (!process.waitFor(30, TimeUnit.SECONDS)) {
-          kill();
-        }
-      }
-    }
-  }
-
-  static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
   @Test
   void aKilledServiceResumesItsRunningJobAndCompletesItExactlyOnce() throws Exception {
-    String db = "restart_" + UUID.randomUUID().toString().substring(0, 8);
-    Api.await(shared.pool().query("CREATE DATABASE " + db).execute());
-    Map<String, String> env = new HashMap<>(TestService.settings("restart"));
-    env.put("PG_HOST", "127.0.0.1");
-    env.put("PG_PORT", Integer.toString(shared.postgresPort()));
-    env.put("PG_DATABASE", db);
-    env.put("PG_USER", shared.config().postgres().embedded() ? "postgres" : shared.config().postgres().user());
-    env.put("PG_PASSWORD", shared.config().postgres().embedded() ? "postgres" : shared.config().postgres().password());
-    env.put("S3_ENDPOINT", shared.s3Endpoint());
-    env.put("S3_BUCKET", db.replace('_', '-'));
+    Map<String, String> env = NodeProcess.isolatedStore("restart");
     env.put("WORKER_CHUNK_SIZE", "8");
     env.put("ENGINE_BATCH_SIZE", "4");
-    int port = freePort();
+    int port = NodeProcess.freePort();
     env.put("HTTP_PORT", Integer.toString(port));
-    Path log = Path.of(env.get("DATA_DIR"), "service.log");
 
     long id;
-    try (Service first = new Service(env, port, log); Api api = new Api(port)) {
+    try (NodeProcess first = NodeProcess.start("first", env); Api api = new Api(port)) {
       String uri = api.upload(1, List.of(Map.entry("horses.jpg", JobFlowIT.IMAGES.resolve("horses.jpg"))))
           .bodyAsJsonObject().getJsonArray("uploaded_files").getJsonObject(0).getString("s3_uri");
       JsonArray uris = new JsonArray();
@@ -126,7 +50,7 @@ class RestartIT {
       assertThat(Api.terminal(stream.events)).as("the job was still running when the process died").isFalse();
     }
 
-    try (Service second = new Service(env, port, log); Api api = new Api(port)) {
+    try (NodeProcess second = NodeProcess.start("second", env); Api api = new Api(port)) {
       JsonObject before = api.get(Api.INF + "/jobs/" + id).bodyAsJsonObject();
       assertThat(before.getString("status")).isIn("running", "completed");
       JsonObject done = api.awaitTerminal(id);
