@@ -21,6 +21,7 @@ public final class Main {
       case "bench-engine" -> BenchEngineCommand.run(rest);
       case "bench-service" -> io.inferencejobs.bench.BenchServiceCommand.run(rest);
       case "bench-sse" -> io.inferencejobs.bench.BenchSseCommand.run(rest);
+      case "bench-cluster" -> io.inferencejobs.bench.BenchClusterCommand.run(rest);
       case "help", "--help", "-h" -> usage(0);
       default -> {
         System.err.println("unknown command: " + command);
@@ -41,6 +42,7 @@ public final class Main {
           bench-engine   benchmark the inference engine on the sample photos
           bench-service  benchmark the job service (started as a second process) under load
           bench-sse      benchmark SSE: concurrent streams and event delay at 1, 100, 10000 subscribers
+          bench-cluster  benchmark a local cluster: 1 vs 2 worker processes, dispatch cost, failover time
         """);
     return code;
   }

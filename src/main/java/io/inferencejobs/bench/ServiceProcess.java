@@ -25,6 +25,12 @@ final class ServiceProcess implements AutoCloseable {
   }
 
   static ServiceProcess start(String heap, Map<String, String> env) throws Exception {
+    return start(heap, env, "serve", "inference-jobs ready at");
+  }
+
+  /** Starts {@code command} (serve, deps) and waits for the line starting with {@code readyPrefix}. */
+  static ServiceProcess start(String heap, Map<String, String> env, String command, String readyPrefix)
+      throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
@@ -32,7 +38,7 @@ final class ServiceProcess implements AutoCloseable {
     Path dataDir = Files.createTempDirectory("inference-jobs-bench-");
     Path jar = Path.of(ServiceProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx" + heap, "-jar", jar.toString(), "serve"));
+        "-Xmx" + heap, "-jar", jar.toString(), command));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("HTTP_PORT", Integer.toString(port));
     pb.environment().put("DATA_DIR", dataDir.toString());
@@ -49,7 +55,7 @@ final class ServiceProcess implements AutoCloseable {
           out.write(line);
           out.newLine();
           out.flush();
-          if (line.startsWith("inference-jobs ready at")) {
+          if (line.startsWith(readyPrefix)) {
             ready.complete(null);
           }
         }
