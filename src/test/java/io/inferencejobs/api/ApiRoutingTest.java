@@ -52,8 +52,8 @@ class ApiRoutingTest {
   void everyOperationIsRoutedExactlyOnce() {
     Map<String, Integer> routed = new HashMap<>();
     for (Route r : router.getRoutes()) {
-      if (r.getPath() == null || r.methods() == null) {
-        continue; // the root handlers (logging, body)
+      if (r.getPath() == null || r.methods() == null || "/".equals(r.getPath())) {
+        continue; // the root handlers (logging, body) and the UI's static files, which come after every API route
       }
       for (var m : r.methods()) {
         routed.merge(m.name() + " " + r.getPath(), 1, Integer::sum);
