@@ -383,18 +383,25 @@ async function openJob(id, { push = false, job = null } = {}) {
   state.job = null;
   state.results = [];
   state.nextCursor = null;
-  if (push) history.pushState({ job: id }, '', `?job=${id}`);
+  state.totalCount = null;
+  if (push && jobFromUrl() !== id) history.pushState({ job: id }, '', `?job=${id}`);
   document.title = `Job ${id} · inference-jobs`;
   $('welcome').hidden = true;
   $('job-view').hidden = false;
   $('results').hidden = true;
   $('gallery').replaceChildren();
+  $('class-filter').value = '';
+  $('min-confidence').value = 0;
   $('job-title').textContent = `Job ${id}`;
+  $('job-meta').textContent = '';
+  $('progress-text').textContent = '';
   setMessage($('job-error'), '');
   renderProgress({ progress: 0 });
   $('rate').textContent = '–';
   $('eta').textContent = '–';
   $('stream-state').textContent = '–';
+  delete $('job-view').dataset.streamEvents;
+  delete $('job-view').dataset.lastEvent;
   renderRecent();
   try {
     const current = job || await request(`${INF}/jobs/${id}`);
@@ -418,9 +425,18 @@ function openJobStream(job) {
   const id = job.id;
   const es = new EventSource(job.links && job.links.events ? job.links.events : `${INF}/jobs/${id}/events`);
   state.jobStream = es;
+  const view = $('job-view');
+  view.dataset.streamEvents = '0';
   const mine = () => state.jobStream === es;
+  // how many events this page took from the job's stream, and the last one's type (for people and tests alike)
+  const seen = (e) => {
+    if (state.jobStream !== es) return false;
+    view.dataset.streamEvents = String(Number(view.dataset.streamEvents) + 1);
+    view.dataset.lastEvent = e.type;
+    return true;
+  };
   const onJob = (e) => {
-    if (mine()) renderJob(JSON.parse(e.data));
+    if (seen(e)) renderJob(JSON.parse(e.data));
   };
   es.addEventListener('open', () => { if (mine()) $('stream-state').textContent = 'live'; });
   es.addEventListener('error', () => {
@@ -430,18 +446,18 @@ function openJobStream(job) {
   es.addEventListener('snapshot', onJob);
   es.addEventListener('status', onJob);
   es.addEventListener('progress', (e) => {
-    if (!mine()) return;
+    if (!seen(e)) return;
     const p = JSON.parse(e.data);
     renderProgress(p);
     $('rate').textContent = p.images_per_second != null ? p.images_per_second.toFixed(2) : '–';
     $('eta').textContent = formatDuration(p.eta_seconds);
   });
-  es.addEventListener('image', () => {
-    if (mine()) scheduleResultsRefresh();
+  es.addEventListener('image', (e) => {
+    if (seen(e)) scheduleResultsRefresh();
   });
   for (const type of TERMINAL) {
     es.addEventListener(type, (e) => {
-      if (!mine()) return;
+      if (!seen(e)) return;
       // the server ends the stream after a terminal event: close it so that the browser does not reconnect
       es.close();
       state.jobStream = null;
@@ -546,7 +562,9 @@ async function loadMore() {
 
 function renderGallery(results, append) {
   $('results').hidden = false;
-  const cards = results.map((r) => resultCard(state.jobId, r));
+  // a stored result never changes: keep the cards (and their loaded images) that are already shown
+  const shown = new Map([...$('gallery').children].map((c) => [c.dataset.imageIndex, c]));
+  const cards = results.map((r) => shown.get(String(r.image_index)) || resultCard(state.jobId, r));
   if (append) $('gallery').append(...cards);
   else $('gallery').replaceChildren(...cards);
   $('load-more').hidden = !state.nextCursor;

@@ -134,6 +134,10 @@ class WebUiIT {
     assertThat(text("progress-text")).isEqualTo("2 of 2 images processed, 0 failed (100%)");
     assertThat(driver.findElement(By.id("progress-bar")).getDomProperty("value")).isEqualTo("100");
     assertThat(text("stream-state")).isEqualTo("finished");
+    // it got there through the job's event stream: a snapshot, progress and image events, the terminal event
+    WebElement view = driver.findElement(By.id("job-view"));
+    assertThat(view.getAttribute("data-last-event")).isEqualTo("completed");
+    assertThat(Integer.parseInt(view.getAttribute("data-stream-events"))).isGreaterThanOrEqualTo(5);
     // the recent-jobs list learns the new job and its end from the all-jobs stream
     wait.until(d -> !d.findElements(By.cssSelector(
         "#recent-jobs li[data-job-id='" + jobId + "'][data-status='completed']")).isEmpty());
