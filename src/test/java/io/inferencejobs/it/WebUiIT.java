@@ -1,0 +1,279 @@
+package io.inferencejobs.it;
+
+import io.inferencejobs.app.Node;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.Rectangle;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogEntry;
+import org.openqa.selenium.logging.LogType;
+import org.openqa.selenium.logging.LoggingPreferences;
+import org.openqa.selenium.support.ui.ExpectedCondition;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.logging.Level;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The web UI in a real headless Chromium (Debian's chromium and chromium-driver): upload, start, watch the job over its
+ * event stream, see the boxes on the stored images, reload, filter. Skipped where no Chromium is installed, unless
+ * REQUIRE_BROWSER=true, which turns the skip into a failure. UI_SCREENSHOT=path writes a screenshot of the results.
+ */
+class WebUiIT {
+  static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+  static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+  static final Path IMAGES = Path.of("src/test/resources/images");
+  static final Duration JOB_TIMEOUT = Duration.ofSeconds(120);
+  static final String MISSING = "browser tests need " + CHROMIUM + " and " + CHROMEDRIVER
+      + " (Debian packages chromium and chromium-driver)";
+
+  static Node node;
+  static ChromeDriver driver;
+  static Path profile;
+  static String base;
+
+  @BeforeAll
+  static void start() throws IOException {
+    if (!browserInstalled()) {
+      if ("true".equalsIgnoreCase(System.getenv("REQUIRE_BROWSER"))) {
+        fail(MISSING + ", and REQUIRE_BROWSER=true");
+      }
+      // each test then reports itself skipped with this reason (see skipWithoutBrowser)
+      System.err.println("WebUiIT skipped: " + MISSING);
+      return;
+    }
+    node = TestService.shared();
+    base = "http://127.0.0.1:" + node.httpPort() + "/";
+
+    // the installed driver and browser only: Selenium Manager must not look for (or download) others
+    System.setProperty("SE_OFFLINE", "true");
+    System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
+    profile = Files.createTempDirectory("webui-chromium-");
+    ChromeOptions options = new ChromeOptions();
+    options.setBinary(CHROMIUM.toFile());
+    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--window-size=1440,1200", "--user-data-dir=" + profile.toAbsolutePath());
+    LoggingPreferences logs = new LoggingPreferences();
+    logs.enable(LogType.BROWSER, Level.ALL);
+    options.setCapability("goog:loggingPrefs", logs);
+    ChromeDriverService service = new ChromeDriverService.Builder()
+        .usingDriverExecutable(CHROMEDRIVER.toFile())
+        .usingAnyFreePort()
+        .build();
+    driver = new ChromeDriver(service, options);
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    if (driver != null) {
+      driver.quit();
+    }
+    if (profile != null) {
+      try (Stream<Path> files = Files.walk(profile)) {
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  static boolean browserInstalled() {
+    return Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
+  }
+
+  @BeforeEach
+  void skipWithoutBrowser() {
+    Assumptions.assumeTrue(driver != null, () -> "skipped: " + MISSING);
+    driver.manage().logs().get(LogType.BROWSER); // forget console messages of earlier tests
+  }
+
+  @Test
+  void uploadRunWatchReloadAndFilter() throws IOException {
+    driver.get(base);
+    WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(20));
+    // the form starts with the API's defaults and the pretrained checkpoint of the bundled training job
+    wait.until(d -> !new Select(d.findElement(By.id("checkpoint"))).getOptions().isEmpty());
+    assertThat(new Select(driver.findElement(By.id("training-job"))).getFirstSelectedOption().getText())
+        .contains("pretrained-coco80");
+    assertThat(new Select(driver.findElement(By.id("checkpoint"))).getFirstSelectedOption().getAttribute("value"))
+        .isEqualTo("pretrained");
+    assertThat(driver.findElement(By.id("confidence")).getDomProperty("value")).isEqualTo("0.25");
+    assertThat(driver.findElement(By.id("iou")).getDomProperty("value")).isEqualTo("0.45");
+    assertThat(driver.findElement(By.id("max-detections")).getDomProperty("value")).isEqualTo("100");
+
+    driver.findElement(By.id("file-input")).sendKeys(IMAGES.resolve("dog.jpg").toAbsolutePath() + "\n"
+        + IMAGES.resolve("person.jpg").toAbsolutePath());
+    wait.until(d -> d.findElements(By.cssSelector("#file-list li")).size() == 2);
+    driver.findElement(By.id("start-job")).click();
+
+    wait.until(d -> d.getCurrentUrl().matches(".*\\?job=\\d+$"));
+    String jobId = driver.getCurrentUrl().replaceAll(".*\\?job=", "");
+    new WebDriverWait(driver, JOB_TIMEOUT).until(textIs(By.id("job-status"), "completed"));
+    wait.until(textIs(By.id("progress-percent"), "100%"));
+    assertThat(text("progress-text")).isEqualTo("2 of 2 images processed, 0 failed (100%)");
+    assertThat(driver.findElement(By.id("progress-bar")).getDomProperty("value")).isEqualTo("100");
+    assertThat(text("stream-state")).isEqualTo("finished");
+    // it got there through the job's event stream: a snapshot, progress and image events, the terminal event
+    WebElement view = driver.findElement(By.id("job-view"));
+    assertThat(view.getAttribute("data-last-event")).isEqualTo("completed");
+    assertThat(Integer.parseInt(view.getAttribute("data-stream-events"))).isGreaterThanOrEqualTo(5);
+    // the recent-jobs list learns the new job and its end from the all-jobs stream
+    wait.until(d -> !d.findElements(By.cssSelector(
+        "#recent-jobs li[data-job-id='" + jobId + "'][data-status='completed']")).isEmpty());
+
+    assertResults(wait);
+    screenshotIfAsked();
+
+    // a reload on the job's URL shows the same job and its results, drawn over the images stored by the service
+    driver.navigate().refresh();
+    wait.until(textIs(By.id("job-status"), "completed"));
+    assertThat(driver.getCurrentUrl()).endsWith("?job=" + jobId);
+    assertThat(text("job-title")).isEqualTo("Job " + jobId);
+    assertThat(text("progress-text")).isEqualTo("2 of 2 images processed, 0 failed (100%)");
+    assertResults(wait);
+    assertThat(card("dog.jpg").findElement(By.tagName("img")).getDomProperty("src"))
+        .isEqualTo(base + "api/v1/test_inference/inference/jobs/" + jobId + "/images/0");
+
+    // only dogs: dog.jpg has one, person.jpg one too; every other box is hidden
+    new Select(driver.findElement(By.id("class-filter"))).selectByValue("dog");
+    wait.until(d -> visibleClasses(card("dog.jpg")).equals(List.of("dog")));
+    assertThat(visibleClasses(card("person.jpg"))).containsExactly("dog");
+    assertThat(driver.findElements(By.cssSelector(".box-label")).stream().filter(WebElement::isDisplayed)
+        .map(WebElement::getText).toList()).hasSize(2).allMatch(t -> t.startsWith("dog "));
+    assertThat(driver.findElement(By.cssSelector("#class-counts button[data-class-name='dog']"))
+        .getDomProperty("ariaPressed")).isEqualTo("true");
+
+    // all classes again, then a minimum confidence of 0.50 set from the keyboard
+    new Select(driver.findElement(By.id("class-filter"))).selectByValue("");
+    WebElement min = driver.findElement(By.id("min-confidence"));
+    min.sendKeys(Keys.ARROW_RIGHT.toString().repeat(50));
+    wait.until(textIs(By.id("min-confidence-value"), "0.50"));
+    assertThat(visibleClasses(card("dog.jpg"))).containsExactlyInAnyOrder("car", "bicycle");
+    assertThat(visibleClasses(card("person.jpg"))).containsExactly("person");
+    assertThat(driver.findElement(By.cssSelector("#class-counts li[data-class-name='person']"))
+        .getAttribute("data-count")).isEqualTo("1");
+
+    assertNoScriptErrors();
+  }
+
+  @Test
+  void aBrokenImageShowsItsErrorOnItsCard() throws IOException {
+    Path dir = Files.createTempDirectory("webui-broken-");
+    Path broken = dir.resolve("broken.jpg");
+    byte[] dog = Files.readAllBytes(IMAGES.resolve("dog.jpg"));
+    Files.write(broken, Arrays.copyOf(dog, 2000));
+    driver.get(base);
+    WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(20));
+    wait.until(d -> !new Select(d.findElement(By.id("checkpoint"))).getOptions().isEmpty());
+    driver.findElement(By.id("file-input")).sendKeys(IMAGES.resolve("dog.jpg").toAbsolutePath() + "\n"
+        + broken.toAbsolutePath());
+    wait.until(d -> d.findElements(By.cssSelector("#file-list li")).size() == 2);
+    driver.findElement(By.id("start-job")).click();
+    new WebDriverWait(driver, JOB_TIMEOUT).until(d -> {
+      String s = d.findElement(By.id("job-status")).getText();
+      return s.equals("completed") || s.equals("failed");
+    });
+    wait.until(textIs(By.id("progress-percent"), "100%"));
+    assertThat(text("progress-text")).isEqualTo("2 of 2 images processed, 1 failed (100%)");
+    wait.until(d -> d.findElements(By.cssSelector(".result-card")).size() == 2);
+    WebElement bad = card("broken.jpg");
+    assertThat(bad.getAttribute("class")).contains("has-error");
+    assertThat(bad.findElement(By.cssSelector(".image-error")).getText()).startsWith("Error: ").hasSizeGreaterThan(8);
+    assertThat(card("dog.jpg").findElements(By.cssSelector(".image-error"))).isEmpty();
+    assertThat(visibleClasses(card("dog.jpg"))).contains("dog", "bicycle", "car");
+  }
+
+  @Test
+  void anUnknownJobSaysSo() {
+    driver.get(base + "?job=987654321");
+    new WebDriverWait(driver, Duration.ofSeconds(20)).until(d -> d.findElement(By.id("job-error")).isDisplayed());
+    assertThat(text("job-error")).isEqualTo("Job 987654321 does not exist.");
+    assertThat(driver.findElement(By.id("results")).isDisplayed()).isFalse();
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /** The two result cards with their original names, labels and boxes placed over the image in scale. */
+  private void assertResults(WebDriverWait wait) {
+    wait.until(d -> d.findElements(By.cssSelector(".result-card")).size() == 2 && imagesLoaded());
+    assertThat(driver.findElements(By.cssSelector(".result-card .image-name")).stream().map(WebElement::getText)
+        .toList()).containsExactly("dog.jpg", "person.jpg");
+    assertThat(visibleClasses(card("dog.jpg"))).contains("dog", "bicycle", "car");
+    assertThat(visibleClasses(card("person.jpg"))).contains("person");
+    assertThat(card("person.jpg").findElements(By.cssSelector(".box-label")).stream().map(WebElement::getText)
+        .toList()).anyMatch(t -> t.matches("person \\d+%"));
+    assertThat(driver.findElements(By.cssSelector(".image-error"))).isEmpty();
+
+    // the dog's box (125,210)-(310,538) on the 768x576 photo, scaled to the displayed image
+    WebElement dogCard = card("dog.jpg");
+    Rectangle img = dogCard.findElement(By.tagName("img")).getRect();
+    Rectangle box = dogCard.findElement(By.cssSelector(".box[data-class-name='dog']")).getRect();
+    double scale = img.getWidth() / 768.0;
+    assertThat(img.getHeight()).isCloseTo((int) Math.round(576 * scale), within(2));
+    assertThat(box.getX() - img.getX()).isCloseTo((int) Math.round(125 * scale), within(4));
+    assertThat(box.getY() - img.getY()).isCloseTo((int) Math.round(210 * scale), within(4));
+    assertThat(box.getWidth()).isCloseTo((int) Math.round(185 * scale), within(4));
+    assertThat(box.getHeight()).isCloseTo((int) Math.round(328 * scale), within(4));
+  }
+
+  private boolean imagesLoaded() {
+    return Boolean.TRUE.equals(((JavascriptExecutor) driver).executeScript(
+        "return [...document.querySelectorAll('.result-card img')].every(i => i.complete && i.naturalWidth > 0);"));
+  }
+
+  private static WebElement card(String imageName) {
+    return driver.findElement(By.cssSelector(".result-card[data-image-name='" + imageName + "']"));
+  }
+
+  private static List<String> visibleClasses(WebElement card) {
+    return card.findElements(By.cssSelector(".box")).stream().filter(WebElement::isDisplayed)
+        .map(b -> b.getAttribute("data-class-name")).toList();
+  }
+
+  private static String text(String id) {
+    return driver.findElement(By.id(id)).getText();
+  }
+
+  private static ExpectedCondition<Boolean> textIs(By by, String expected) {
+    return d -> expected.equals(d.findElement(by).getText());
+  }
+
+  private static void screenshotIfAsked() throws IOException {
+    String target = System.getenv("UI_SCREENSHOT");
+    if (target == null || target.isBlank()) {
+      return;
+    }
+    Path out = Path.of(target);
+    if (out.getParent() != null) {
+      Files.createDirectories(out.getParent());
+    }
+    Files.write(out, driver.getScreenshotAs(OutputType.BYTES));
+  }
+
+  private static void assertNoScriptErrors() {
+    List<String> severe = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
+        .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).map(LogEntry::getMessage).toList();
+    assertThat(severe).as("errors in the browser console").isEmpty();
+  }
+}
