@@ -1,8 +1,6 @@
 package io.inferencejobs.app;
 
 import io.inferencejobs.config.AppConfig;
-import io.inferencejobs.config.ConfigException;
-import io.inferencejobs.config.ConfigLoader;
 import io.inferencejobs.persistence.EmbeddedPostgresServer;
 import io.inferencejobs.storage.EmbeddedS3Server;
 
@@ -17,11 +15,8 @@ final class DepsCommand {
   }
 
   static int run(String[] args) {
-    AppConfig config;
-    try {
-      config = ConfigLoader.load(System.getenv());
-    } catch (ConfigException e) {
-      System.err.println(e.getMessage());
+    AppConfig config = ServeCommand.loadOrReport();
+    if (config == null) {
       return 2;
     }
     try {

@@ -12,15 +12,22 @@ final class ServeCommand {
   private ServeCommand() {
   }
 
+  /** The configuration from conf/ and the environment; null after printing every problem. */
+  static AppConfig loadOrReport() {
+    try {
+      return ConfigLoader.load(System.getenv());
+    } catch (ConfigException e) {
+      System.err.println(e.getMessage());
+      return null;
+    }
+  }
+
   static int run(String[] args) {
     if (System.getProperty("vertx.logger-delegate-factory-class-name") == null) {
       System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
     }
-    AppConfig config;
-    try {
-      config = ConfigLoader.load(System.getenv());
-    } catch (ConfigException e) {
-      System.err.println(e.getMessage());
+    AppConfig config = loadOrReport();
+    if (config == null) {
       return 2;
     }
     CompletableFuture<Node> started = Node.start(config).toCompletionStage().toCompletableFuture();

@@ -1,6 +1,5 @@
 package io.inferencejobs.it;
 
-import io.inferencejobs.app.Node;
 import io.inferencejobs.storage.S3Uri;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
@@ -8,9 +7,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.sqlclient.Row;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -26,22 +23,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Every bad request gets the right status and the JSON error naming the field, and writes nothing: the row counts
  * and the uploaded objects in S3 are the same before and after.
  */
-class BadInputIT {
+class BadInputIT extends SharedServiceIT {
   static final Path IMAGES = JobFlowIT.IMAGES;
-  static Node node;
-  static Api api;
   long[] before;
-
-  @BeforeAll
-  static void start() {
-    node = TestService.shared();
-    api = new Api(node.httpPort());
-  }
-
-  @AfterAll
-  static void stop() {
-    api.close();
-  }
 
   /** Row counts of every table a request could write, plus the number of uploaded objects. */
   static long[] snapshot() {

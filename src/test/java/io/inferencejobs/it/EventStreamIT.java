@@ -1,6 +1,5 @@
 package io.inferencejobs.it;
 
-import io.inferencejobs.app.Node;
 import io.inferencejobs.it.Api.Sse;
 import io.inferencejobs.it.Api.Stream;
 import io.vertx.core.Future;
@@ -8,7 +7,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -20,22 +18,13 @@ import static io.inferencejobs.it.Api.INF;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Job status pushed over Server-Sent Events, read as it arrives by a real streaming client. */
-class EventStreamIT {
-  static Node node;
-  static Api api;
+class EventStreamIT extends SharedServiceIT {
   static String dogUri;
 
   @BeforeAll
-  static void start() {
-    node = TestService.shared();
-    api = new Api(node.httpPort());
+  static void uploadDog() {
     dogUri = api.upload(1, List.of(Map.entry("dog.jpg", JobFlowIT.IMAGES.resolve("dog.jpg")))).bodyAsJsonObject()
         .getJsonArray("uploaded_files").getJsonObject(0).getString("s3_uri");
-  }
-
-  @AfterAll
-  static void stop() {
-    api.close();
   }
 
   static long job(int images) {

@@ -1,12 +1,9 @@
 package io.inferencejobs.it;
 
-import io.inferencejobs.app.Node;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -17,21 +14,8 @@ import static io.inferencejobs.it.Api.INF;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The whole flow over HTTP, on real photos, with the bundled model, against real PostgreSQL and S3. */
-class JobFlowIT {
+class JobFlowIT extends SharedServiceIT {
   static final Path IMAGES = Path.of("src/test/resources/images");
-  static Node node;
-  static Api api;
-
-  @BeforeAll
-  static void start() {
-    node = TestService.shared();
-    api = new Api(node.httpPort());
-  }
-
-  @AfterAll
-  static void stop() {
-    api.close();
-  }
 
   /** One expected detection (the letterboxed table of src/test/resources/models/README.md). */
   record Expect(String name, double conf, double x1, double y1, double x2, double y2) {

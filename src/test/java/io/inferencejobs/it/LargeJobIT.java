@@ -1,11 +1,8 @@
 package io.inferencejobs.it;
 
-import io.inferencejobs.app.Node;
 import io.inferencejobs.storage.S3Uri;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import javax.imageio.ImageIO;
@@ -22,21 +19,8 @@ import java.util.UUID;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** More than 1000 images in one job (the old platform stopped at 1000): every image is processed exactly once. */
-class LargeJobIT {
+class LargeJobIT extends SharedServiceIT {
   static final int IMAGES = 1010;
-  static Node node;
-  static Api api;
-
-  @BeforeAll
-  static void start() {
-    node = TestService.shared();
-    api = new Api(node.httpPort());
-  }
-
-  @AfterAll
-  static void stop() {
-    api.close();
-  }
 
   static byte[] png(int i) throws Exception {
     BufferedImage img = new BufferedImage(48, 32, BufferedImage.TYPE_3BYTE_BGR);
