@@ -31,9 +31,15 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     if (error.status() >= 500 && error.retryAfterSeconds() == null) {
       LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), ctx.failure());
     }
+    reply(ctx, error);
+  }
+
+  /** Sends the error with its headers (Retry-After, WWW-Authenticate). */
+  public static void reply(RoutingContext ctx, ApiError error) {
     if (error.retryAfterSeconds() != null) {
       ctx.response().putHeader("Retry-After", Integer.toString(error.retryAfterSeconds()));
     }
+    error.headers().forEach(ctx.response()::putHeader);
     send(ctx, error);
   }
 

@@ -25,6 +25,11 @@ final class TrainingJobHandlers {
       if (!(e.getValue() instanceof String s) || S3Uri.parse(s).filter(u -> !u.key().isEmpty()).isEmpty()) {
         throw ApiError.badRequest("checkpoints." + e.getKey(), "must be an s3://bucket/key URI");
       }
+      String bucket = S3Uri.parse((String) e.getValue()).orElseThrow().bucket();
+      if (!api.config().s3().allowed(bucket)) {
+        throw ApiError.forbidden("checkpoints." + e.getKey(), "bucket '" + bucket + "' is not one this service may "
+            + "read from (s3.allowed_buckets)");
+      }
     }
     String name = body.getString("name").strip();
     if (name.isEmpty()) {
