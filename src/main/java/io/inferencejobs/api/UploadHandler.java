@@ -125,7 +125,9 @@ final class UploadHandler {
         .recover(err -> {
           // leave nothing behind: remove whatever reached S3
           LOG.warn("upload {} failed, removing its objects: {}", session, err.toString());
-          return api.storage().delete(bucket, keys).transform(x -> Future.failedFuture(err));
+          return api.storage().delete(bucket, keys)
+              .onFailure(e -> LOG.error("upload {}: could not remove its objects: {}", session, e.toString()))
+              .transform(x -> Future.failedFuture(err));
         });
   }
 
