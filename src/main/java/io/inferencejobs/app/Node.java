@@ -188,10 +188,11 @@ public final class Node implements AutoCloseable {
     for (String s : List.of("pending", "running", "completed", "failed", "cancelled")) {
       metrics.gauge("inference_jobs", "Jobs by state (whole cluster)", counter("job:" + s)::get, "state", s);
     }
-    metrics.gauge("inference_chunks_pending", "Chunks waiting for a worker (queue depth, whole cluster)",
-        counter("chunk:pending")::get);
-    metrics.gauge("inference_chunks_leased", "Chunks leased by workers now (whole cluster)",
-        counter("chunk:leased")::get);
+    // pending: the queue depth; leased: in the hands of workers now
+    for (String s : List.of("pending", "leased")) {
+      metrics.gauge("inference_chunks_open", "Chunks not yet done, by state (whole cluster)",
+          counter("chunk:" + s)::get, "state", s);
+    }
     Runnable refresh = () -> jobs.stateCounts().onSuccess(counts -> stateCounts.forEach((k, v) ->
         v.set(counts.getOrDefault(k, 0L)))).onFailure(err -> LOG.debug("state counts failed: {}", err.toString()));
     refresh.run();
