@@ -84,7 +84,8 @@ public final class ApiVerticle extends VerticleBase {
         .compose(contract -> {
           HttpServerOptions options = new HttpServerOptions().setHost(api.config().http().host())
               .setPort(api.config().http().port()).setTcpNoDelay(true).setIdleTimeout(0);
-          return vertx.createHttpServer(options).requestHandler(router(contract)).listen();
+          return vertx.createHttpServer(options).requestHandler(router(contract))
+              .invalidRequestHandler(ApiVerticle::invalidRequest).listen();
         })
         .onSuccess(s -> {
           server = s;
@@ -153,6 +154,26 @@ public final class ApiVerticle extends VerticleBase {
     return streams;
   }
 
+  /**
+   * A request the HTTP decoder refused (request line or headers too long, malformed): answered in the JSON error
+   * shape like every other error, then the connection is closed.
+   */
+  static void invalidRequest(io.vertx.core.http.HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    String message = cause == null || cause.getMessage() == null ? "" : cause.getMessage();
+    int status = message.startsWith("An HTTP line is larger than") ? 414
+        : message.startsWith("HTTP header is larger than") ? 431 : 400;
+    String reason = switch (status) {
+      case 414 -> "the request line (path and query) is too long";
+      case 431 -> "the request headers are too large";
+      default -> "malformed HTTP request";
+    };
+    ApiError error = new ApiError(status, status == 400 ? "bad_request" : "request_too_large", reason,
+        List.of(new ApiError.Detail(status == 431 ? "headers" : "request", reason)), null);
+    request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("Connection", "close").end(error.toJson().encode());
+  }
+
   /** {@code POST /api/v1/stream-tokens}: a read-only token for event streams, for the calling key. */
   private void streamToken(RoutingContext ctx) {
     var key = AuthHandler.principal(ctx);
@@ -189,6 +210,28 @@ public final class ApiVerticle extends VerticleBase {
     return cors;
   }
 
+  /**
+   * A multipart body whose last part is never terminated leaves the body handler waiting for the end of that file
+   * forever, after the request itself has ended. Such a request is answered 400 shortly after its end instead.
+   */
+  private void watchMultipart(RoutingContext ctx) {
+    long[] endedAt = {0};
+    long timer = vertx.setPeriodic(500, id -> {
+      if (ctx.response().ended() || ctx.get(UploadHandler.REACHED) != null) {
+        vertx.cancelTimer(id);
+      } else if (ctx.request().isEnded()) {
+        if (endedAt[0] == 0) {
+          endedAt[0] = System.nanoTime();
+        } else if (System.nanoTime() - endedAt[0] > 1_000_000_000L) {
+          vertx.cancelTimer(id);
+          ErrorHandler.reply(ctx, ApiError.badRequest("files", "malformed multipart body: a part is not terminated "
+              + "by its boundary"));
+        }
+      }
+    });
+    ctx.addEndHandler(ar -> vertx.cancelTimer(timer));
+  }
+
   private Handler<RoutingContext> bodyHandler() {
     BodyHandler json = BodyHandler.create(false).setBodyLimit(api.config().limits().maxJsonBodyBytes());
     BodyHandler uploads = BodyHandler.create(api.config().dataDir().resolve("uploads-tmp").toString())
@@ -197,6 +240,7 @@ public final class ApiVerticle extends VerticleBase {
         .setMergeFormAttributes(false);
     return ctx -> {
       if (ctx.request().path().equals(UPLOAD_PATH)) {
+        watchMultipart(ctx);
         uploads.handle(ctx);
       } else {
         json.handle(ctx);

@@ -50,6 +50,7 @@ final class JobHandlers {
 
   void create(RoutingContext ctx) {
     JsonObject body = Params.of(ctx).getBody().getJsonObject();
+    Params.rejectNul(body, "");
     String idempotencyKey = Params.header(ctx, "Idempotency-Key");
     String hash = sha256(canonical(body));
     var key = AuthHandler.principal(ctx);

@@ -20,6 +20,7 @@ final class TrainingJobHandlers {
 
   void create(RoutingContext ctx) {
     JsonObject body = Params.of(ctx).getBody().getJsonObject();
+    Params.rejectNul(body, "");
     JsonObject checkpoints = body.getJsonObject("checkpoints", new JsonObject());
     for (Map.Entry<String, Object> e : checkpoints) {
       if (!(e.getValue() instanceof String s) || S3Uri.parse(s).filter(u -> !u.key().isEmpty()).isEmpty()) {

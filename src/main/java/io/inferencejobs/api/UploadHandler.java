@@ -35,7 +35,11 @@ final class UploadHandler {
   private record Checked(FileUpload upload, String originalName, ImageTypes.ImageType type) {
   }
 
+  /** Set when the body handler has handed the parsed request over (see ApiVerticle.watchMultipart). */
+  static final String REACHED = "upload_reached";
+
   void handle(RoutingContext ctx) {
+    ctx.put(REACHED, true);
     long trainingJobId = trainingJobId(ctx);
     List<FileUpload> uploads = new ArrayList<>();
     for (FileUpload f : ctx.fileUploads()) {

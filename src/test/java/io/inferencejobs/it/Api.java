@@ -91,6 +91,18 @@ public final class Api implements AutoCloseable {
     return await(body == null ? req.send() : req.sendBuffer(body));
   }
 
+  /** The same, failing with {@code what} when no answer comes within {@code seconds}. */
+  public HttpResponse<Buffer> request(HttpMethod method, String path, Map<String, String> headers, Buffer body,
+                                      int seconds, String what) {
+    var req = web.request(method, path).timeout(seconds * 1000L);
+    headers.forEach(req::putHeader);
+    try {
+      return (body == null ? req.send() : req.sendBuffer(body)).await(seconds + 5L, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError("no answer within " + seconds + " s: " + what, e);
+    }
+  }
+
   /** Uploads with extra headers (an Authorization header, for instance). */
   public HttpResponse<Buffer> upload(long trainingJobId, List<Map.Entry<String, Path>> files,
                                      Map<String, String> headers) {
