@@ -15,6 +15,7 @@ public final class ApiError extends RuntimeException {
   private final String code;
   private final List<Detail> details;
   private final Integer retryAfterSeconds;
+  private final java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
 
   public record Detail(String field, String reason) {
     JsonObject toJson() {
@@ -62,6 +63,25 @@ public final class ApiError extends RuntimeException {
 
   public static ApiError unavailable(String reason, int retryAfterSeconds) {
     return new ApiError(503, "unavailable", reason, List.of(), retryAfterSeconds);
+  }
+
+  /** An extra response header (WWW-Authenticate on a 401). */
+  public ApiError withHeader(String name, String value) {
+    headers.put(name, value);
+    return this;
+  }
+
+  public java.util.Map<String, String> headers() {
+    return headers;
+  }
+
+  public static ApiError tooManyRequests(String field, String reason, int retryAfterSeconds) {
+    return new ApiError(429, "too_many_requests", reason, field == null ? List.of() : List.of(new Detail(field, reason)),
+        retryAfterSeconds);
+  }
+
+  public static ApiError forbidden(String field, String reason) {
+    return new ApiError(403, "forbidden", field + ": " + reason, List.of(new Detail(field, reason)), null);
   }
 
   public int status() {

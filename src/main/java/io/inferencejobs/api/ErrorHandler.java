@@ -31,9 +31,15 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     if (error.status() >= 500 && error.retryAfterSeconds() == null) {
       LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), ctx.failure());
     }
+    reply(ctx, error);
+  }
+
+  /** Sends the error with its headers (Retry-After, WWW-Authenticate). */
+  public static void reply(RoutingContext ctx, ApiError error) {
     if (error.retryAfterSeconds() != null) {
       ctx.response().putHeader("Retry-After", Integer.toString(error.retryAfterSeconds()));
     }
+    error.headers().forEach(ctx.response()::putHeader);
     send(ctx, error);
   }
 
@@ -46,6 +52,15 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     Throwable failure = ctx.failure();
     if (failure instanceof ApiError e) {
       return e;
+    }
+    if (failure instanceof io.netty.handler.codec.DecoderException || fromBodyDecoder(failure)) {
+      // a form or multipart body Netty cannot decode (too long a field, a part without a name, bad encoding)
+      return ApiError.badRequest("body", "malformed request body (" + failure.getClass().getSimpleName() + ")");
+    }
+    if (failure instanceof io.vertx.pgclient.PgException pg && pg.getSqlState() != null
+        && pg.getSqlState().startsWith("22")) {
+      // a data exception (a value PostgreSQL cannot store): the request's fault, whatever check missed it
+      return ApiError.badRequest("body", "a value cannot be stored: " + pg.getErrorMessage());
     }
     if (failure instanceof BoundedExecutor.Overloaded o) {
       return ApiError.unavailable(o.getMessage() + "; retry later", 2);
@@ -60,6 +75,17 @@ public final class ErrorHandler implements Handler<RoutingContext> {
       return byStatus(ctx.statusCode(), null);
     }
     return new ApiError(500, "internal_error", "internal error; see the server log", List.of(), null);
+  }
+
+  /** Netty's multipart decoder also throws plain IllegalArgumentExceptions on malformed parts (an empty name). */
+  private static boolean fromBodyDecoder(Throwable failure) {
+    StackTraceElement[] trace = failure.getStackTrace();
+    for (int i = 0; i < Math.min(trace.length, 12); i++) {
+      if (trace[i].getClassName().startsWith("io.netty.handler.codec.http.multipart.")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static ApiError byStatus(int status, String payload) {

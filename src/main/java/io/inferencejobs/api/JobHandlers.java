@@ -3,6 +3,7 @@ package io.inferencejobs.api;
 import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.jobs.ImageRef;
 import io.inferencejobs.jobs.Job;
+import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.JobStatus;
 import io.inferencejobs.jobs.NewJob;
 import io.inferencejobs.jobs.TrainingJob;
@@ -34,6 +35,8 @@ final class JobHandlers {
 
   /** A checkpoint seen in S3 this recently is not looked up again (job creation stays cheap under load). */
   static final long CHECKPOINT_TTL_NANOS = 10_000_000_000L;
+  /** A key at its active-job limit is told to come back after this long (jobs take seconds to minutes). */
+  static final int ACTIVE_JOBS_RETRY_SECONDS = 10;
 
   private final Vertx vertx;
   private final ApiContext api;
@@ -47,8 +50,11 @@ final class JobHandlers {
 
   void create(RoutingContext ctx) {
     JsonObject body = Params.of(ctx).getBody().getJsonObject();
+    Params.rejectNul(body, "");
     String idempotencyKey = Params.header(ctx, "Idempotency-Key");
     String hash = sha256(canonical(body));
+    var key = AuthHandler.principal(ctx);
+    String owner = key == null ? null : key.name();
     JsonObject input = body.getJsonObject("input_data");
     long trainingJobId = body.getLong("training_job_id");
     Future<Optional<Job>> replay = idempotencyKey == null ? Future.succeededFuture(Optional.empty())
@@ -70,21 +76,33 @@ final class JobHandlers {
       return api.trainingJobs().get(trainingJobId)
           .compose(tj -> tj.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
               ApiError.notFound("training_job_id", "training job " + trainingJobId + " does not exist"))))
-          .compose(tj -> resolveCheckpoint(tj, body.getString("checkpoint_path"))
-              .compose(modelUri -> resolveImages(source, input)
-                  .compose(images -> {
-                    if ("single".equals(body.getString("inference_type")) && images.size() != 1) {
-                      return Future.failedFuture(ApiError.unprocessable("inference_type",
-                          "'single' takes exactly one image; the image source has " + images.size()));
+          .compose(tj -> {
+            // the checkpoint and the images are looked up in S3 at the same time
+            Future<S3Uri> checkpoint = resolveCheckpoint(tj, body.getString("checkpoint_path"));
+            Future<List<ImageRef>> sources = resolveImages(source, input);
+            return Future.all(checkpoint, sources).compose(both -> {
+              List<ImageRef> images = sources.result();
+              if ("single".equals(body.getString("inference_type")) && images.size() != 1) {
+                return Future.failedFuture(ApiError.unprocessable("inference_type",
+                    "'single' takes exactly one image; the image source has " + images.size()));
+              }
+              NewJob job = new NewJob(trainingJobId, body.getString("checkpoint_path"),
+                  checkpoint.result().toString(), body.getString("inference_type"), tj.taskType(), withDefaults(input),
+                  idempotencyKey, hash, owner);
+              return api.jobs().create(job, images, api.config().worker().chunkSize(),
+                      api.config().limits().maxActiveJobsPerKey())
+                  .recover(err -> {
+                    if (idempotencyKey != null && err instanceof PgException pg && "23505".equals(pg.getSqlState())) {
+                      return api.jobs().findByIdempotencyKey(idempotencyKey).map(Optional::orElseThrow);
                     }
-                    NewJob job = new NewJob(trainingJobId, body.getString("checkpoint_path"), modelUri.toString(),
-                        body.getString("inference_type"), tj.taskType(), withDefaults(input), idempotencyKey, hash);
-                    return api.jobs().create(job, images, api.config().worker().chunkSize())
-                        .recover(err -> idempotencyKey != null && err instanceof PgException pg
-                            && "23505".equals(pg.getSqlState())
-                            ? api.jobs().findByIdempotencyKey(idempotencyKey).map(Optional::orElseThrow)
-                            : Future.failedFuture(err));
-                  })));
+                    if (err instanceof JobRepository.TooManyActiveJobs tooMany) {
+                      return Future.failedFuture(ApiError.tooManyRequests(null, tooMany.getMessage()
+                          + "; retry when one has finished", ACTIVE_JOBS_RETRY_SECONDS));
+                    }
+                    return Future.failedFuture(err);
+                  });
+            });
+          });
     }).onSuccess(job -> {
       vertx.eventBus().publish(Addresses.JOBS_WORK, job.id());
       ctx.response().setStatusCode(201).putHeader("Location", Job.BASE + job.id());
@@ -187,6 +205,7 @@ final class JobHandlers {
           "checkpoint_path", "must be \"pretrained\", a checkpoint name of the training job, or s3://bucket/key; got '"
               + checkpoint + "'"));
     }
+    allowedBucket(uri, "checkpoint_path");
     Long seen = checkpointsSeen.get(uri.toString());
     if (seen != null && System.nanoTime() - seen < CHECKPOINT_TTL_NANOS) {
       return Future.succeededFuture(uri);
@@ -204,6 +223,14 @@ final class JobHandlers {
     });
   }
 
+  /** No reading of arbitrary buckets through a crafted URI: only the configured ones (s3.allowed_buckets). */
+  private void allowedBucket(S3Uri uri, String field) {
+    if (!api.config().s3().allowed(uri.bucket())) {
+      throw ApiError.forbidden(field, "bucket '" + uri.bucket() + "' is not one this service may read from "
+          + "(s3.allowed_buckets)");
+    }
+  }
+
   private Future<List<ImageRef>> resolveImages(String source, JsonObject input) {
     int max = api.config().limits().maxImagesPerJob();
     Future<List<ImageRef>> refs = switch (source) {
@@ -211,6 +238,7 @@ final class JobHandlers {
         String text = input.getString("image_paths_s3");
         S3Uri prefix = S3Uri.parse(text).orElseThrow(() -> ApiError.badRequest("input_data.image_paths_s3",
             "must be an s3://bucket/prefix URI; got '" + text + "'"));
+        allowedBucket(prefix, "input_data.image_paths_s3");
         yield api.storage().listKeys(prefix, max).map(keys -> {
           List<ImageRef> out = new ArrayList<>();
           for (String key : keys) {
@@ -235,6 +263,7 @@ final class JobHandlers {
           S3Uri u = S3Uri.parse(v instanceof String s ? s : null).filter(x -> !x.key().isEmpty())
               .orElseThrow(() -> ApiError.badRequest("input_data.image_uris[" + at + "]",
                   "must be an s3://bucket/key URI; got '" + v + "'"));
+          allowedBucket(u, "input_data.image_uris[" + at + "]");
           out.add(new ImageRef(i, u.toString(), u.fileName()));
         }
         yield Future.succeededFuture(out);

@@ -43,6 +43,27 @@ final class Params {
     return c == null || c.isEmpty() ? null : Long.parseLong(c);
   }
 
+  /**
+   * Refuses a NUL character anywhere in a JSON body (keys included): PostgreSQL stores none in text or jsonb, and no
+   * name, URI or label needs one.
+   */
+  static void rejectNul(Object value, String field) {
+    if (value instanceof String s && s.indexOf('\u0000') >= 0) {
+      throw ApiError.badRequest(field.isEmpty() ? "body" : field, "must not contain NUL characters");
+    }
+    if (value instanceof io.vertx.core.json.JsonObject o) {
+      for (Map.Entry<String, Object> e : o) {
+        String name = field.isEmpty() ? e.getKey() : field + "." + e.getKey();
+        rejectNul(e.getKey(), name);
+        rejectNul(e.getValue(), name);
+      }
+    } else if (value instanceof io.vertx.core.json.JsonArray a) {
+      for (int i = 0; i < a.size(); i++) {
+        rejectNul(a.getValue(i), field + "[" + i + "]");
+      }
+    }
+  }
+
   private static <T> T value(Map<String, RequestParameter> map, String name,
                              java.util.function.Function<RequestParameter, T> get) {
     if (map == null) {

@@ -20,10 +20,16 @@ final class TrainingJobHandlers {
 
   void create(RoutingContext ctx) {
     JsonObject body = Params.of(ctx).getBody().getJsonObject();
+    Params.rejectNul(body, "");
     JsonObject checkpoints = body.getJsonObject("checkpoints", new JsonObject());
     for (Map.Entry<String, Object> e : checkpoints) {
       if (!(e.getValue() instanceof String s) || S3Uri.parse(s).filter(u -> !u.key().isEmpty()).isEmpty()) {
         throw ApiError.badRequest("checkpoints." + e.getKey(), "must be an s3://bucket/key URI");
+      }
+      String bucket = S3Uri.parse((String) e.getValue()).orElseThrow().bucket();
+      if (!api.config().s3().allowed(bucket)) {
+        throw ApiError.forbidden("checkpoints." + e.getKey(), "bucket '" + bucket + "' is not one this service may "
+            + "read from (s3.allowed_buckets)");
       }
     }
     String name = body.getString("name").strip();

@@ -35,7 +35,11 @@ final class UploadHandler {
   private record Checked(FileUpload upload, String originalName, ImageTypes.ImageType type) {
   }
 
+  /** Set when the body handler has handed the parsed request over (see ApiVerticle.watchMultipart). */
+  static final String REACHED = "upload_reached";
+
   void handle(RoutingContext ctx) {
+    ctx.put(REACHED, true);
     long trainingJobId = trainingJobId(ctx);
     List<FileUpload> uploads = new ArrayList<>();
     for (FileUpload f : ctx.fileUploads()) {
@@ -125,7 +129,9 @@ final class UploadHandler {
         .recover(err -> {
           // leave nothing behind: remove whatever reached S3
           LOG.warn("upload {} failed, removing its objects: {}", session, err.toString());
-          return api.storage().delete(bucket, keys).transform(x -> Future.failedFuture(err));
+          return api.storage().delete(bucket, keys)
+              .onFailure(e -> LOG.error("upload {}: could not remove its objects: {}", session, e.toString()))
+              .transform(x -> Future.failedFuture(err));
         });
   }
 

@@ -9,6 +9,7 @@ import io.inferencejobs.config.AppConfig.Role;
 import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.TrainingJobRepository;
 import io.inferencejobs.jobs.UploadRepository;
+import io.inferencejobs.metrics.Metrics;
 import io.inferencejobs.persistence.Database;
 import io.inferencejobs.persistence.EmbeddedPostgresServer;
 import io.inferencejobs.persistence.Migrations;
@@ -55,27 +56,41 @@ public final class Node implements AutoCloseable {
   private final List<String> deployments = new ArrayList<>();
   private final List<WorkerVerticle> workers = new ArrayList<>();
 
-  private Node(AppConfig config, Vertx vertx) {
+  private final Metrics metrics;
+  private long gaugeTimer = -1;
+  private final java.util.Map<String, java.util.concurrent.atomic.AtomicLong> stateCounts =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private Node(AppConfig config, Vertx vertx, Metrics metrics) {
     this.config = config;
     this.vertx = vertx;
+    this.metrics = metrics;
     this.nodeId = hostName() + "-" + ProcessHandle.current().pid() + "-" + UUID.randomUUID().toString().substring(0, 4);
   }
 
   /** Starts a node on a fresh Vert.x instance, clustered over Hazelcast when the configuration says so. */
   public static Future<Node> start(AppConfig config) {
     VertxOptions options = new VertxOptions().setPreferNativeTransport(false);
-    Future<Vertx> vertx = config.clustered() ? ClusterSetup.start(config.cluster(), options)
-        : Future.succeededFuture(Vertx.vertx(options));
+    // the domain meters always exist (cheap); Vert.x's own and the /metrics endpoint only when enabled
+    Metrics metrics = Metrics.create();
+    io.vertx.core.spi.VertxMetricsFactory factory = config.metrics().enabled() ? metrics.vertxFactory(options) : null;
+    Future<Vertx> vertx = config.clustered() ? ClusterSetup.start(config.cluster(), options, factory)
+        : Future.succeededFuture(factory == null ? Vertx.vertx(options)
+            : Vertx.builder().with(options).withMetrics(factory).build());
     return vertx.compose(vx -> {
-      Node node = new Node(config, vx);
+      Node node = new Node(config, vx, metrics);
       return node.boot().map(node).recover(err -> node.closeAsync().transform(x -> Future.failedFuture(err)));
     });
   }
 
   private Future<Void> boot() {
     long t0 = System.nanoTime();
-    io = new BoundedExecutor(vertx, "s3-io", config.worker().ioThreads(), 4096);
-    decode = new BoundedExecutor(vertx, "image-decode", config.worker().decodeThreads(), 4096);
+    int queued = config.limits().maxQueuedTasks();
+    io = new BoundedExecutor(vertx, "s3-io", config.worker().ioThreads(), queued);
+    decode = new BoundedExecutor(vertx, "image-decode", config.worker().decodeThreads(), queued);
+    metrics.gauge("pool_tasks_in_flight", "Tasks queued or running in a bounded pool", io::inFlight, "pool", io.name());
+    metrics.gauge("pool_tasks_in_flight", "Tasks queued or running in a bounded pool", decode::inFlight, "pool",
+        decode.name());
     Future<Integer> pgPort = config.postgres().embedded()
         ? vertx.executeBlocking(() -> {
           embeddedPg = EmbeddedPostgresServer.start(config.dataDir(), config.postgres().embeddedPort());
@@ -143,7 +158,7 @@ public final class Node implements AutoCloseable {
   private Future<Void> deployRoles() {
     Future<Void> chain = Future.succeededFuture();
     if (config.hasRole(Role.WORKER)) {
-      WorkerContext wc = new WorkerContext(config, pool, jobs, storage, io, decode, nodeId);
+      WorkerContext wc = new WorkerContext(config, pool, jobs, storage, io, decode, nodeId, metrics);
       for (String device : config.worker().devices()) {
         WorkerVerticle w = new WorkerVerticle(wc, device);
         workers.add(w);
@@ -155,13 +170,42 @@ public final class Node implements AutoCloseable {
     }
     if (config.hasRole(Role.API)) {
       api = new ApiVerticle(new ApiContext(config, pool, storage, jobs, new TrainingJobRepository(pool),
-          new UploadRepository(pool), io));
+          new UploadRepository(pool), io, metrics));
+      startJobGauges();
       chain = chain.compose(v -> vertx.deployVerticle(api).map(id -> {
         deployments.add(id);
         return null;
       }));
     }
     return chain;
+  }
+
+  /**
+   * Jobs by state and chunks by state (the queue depth), counted every few seconds by API nodes: a cheap grouped
+   * count instead of counters that would drift across nodes and restarts.
+   */
+  private void startJobGauges() {
+    for (String s : List.of("pending", "running", "completed", "failed", "cancelled")) {
+      metrics.gauge("inference_jobs", "Jobs by state (whole cluster)", counter("job:" + s)::get, "state", s);
+    }
+    // pending: the queue depth; leased: in the hands of workers now
+    for (String s : List.of("pending", "leased")) {
+      metrics.gauge("inference_chunks_open", "Chunks not yet done, by state (whole cluster)",
+          counter("chunk:" + s)::get, "state", s);
+    }
+    Runnable refresh = () -> jobs.stateCounts().onSuccess(counts -> stateCounts.forEach((k, v) ->
+        v.set(counts.getOrDefault(k, 0L)))).onFailure(err -> LOG.debug("state counts failed: {}", err.toString()));
+    refresh.run();
+    gaugeTimer = vertx.setPeriodic(5000, id -> refresh.run());
+  }
+
+  private java.util.concurrent.atomic.AtomicLong counter(String key) {
+    return stateCounts.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicLong());
+  }
+
+  /** This node's meters. */
+  public Metrics metrics() {
+    return metrics;
   }
 
   public int httpPort() {
@@ -200,6 +244,9 @@ public final class Node implements AutoCloseable {
 
   /** Undeploys the verticles (workers finish or hand back their chunks), then stops the dependencies. */
   public Future<Void> closeAsync() {
+    if (gaugeTimer >= 0) {
+      vertx.cancelTimer(gaugeTimer);
+    }
     Future<Void> chain = Future.succeededFuture();
     for (int i = deployments.size() - 1; i >= 0; i--) {
       String id = deployments.get(i);

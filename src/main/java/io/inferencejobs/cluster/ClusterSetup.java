@@ -22,7 +22,9 @@ public final class ClusterSetup {
   private ClusterSetup() {
   }
 
-  public static Future<Vertx> start(ClusterConfig cluster, VertxOptions options) {
+  /** {@code metrics}: Vert.x's metrics factory, or null for none. */
+  public static Future<Vertx> start(ClusterConfig cluster, VertxOptions options,
+                                    io.vertx.core.spi.VertxMetricsFactory metrics) {
     Config hz;
     try {
       hz = load(cluster.configFile());
@@ -41,7 +43,8 @@ public final class ClusterSetup {
       join.getTcpIpConfig().setMembers(new java.util.ArrayList<>(cluster.members()));
     }
     options.getEventBusOptions().setHost(cluster.host()).setClusterPublicHost(cluster.host()).setPort(0);
-    return Vertx.builder().with(options).withClusterManager(new HazelcastClusterManager(hz)).buildClustered();
+    var builder = Vertx.builder().with(options).withClusterManager(new HazelcastClusterManager(hz));
+    return (metrics == null ? builder : builder.withMetrics(metrics)).buildClustered();
   }
 
   static Config load(String file) throws IOException {

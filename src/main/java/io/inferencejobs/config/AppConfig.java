@@ -17,7 +17,9 @@ public record AppConfig(
     EngineConfig engine,
     WorkerConfig worker,
     LimitsConfig limits,
-    PretrainedConfig pretrained) {
+    PretrainedConfig pretrained,
+    AuthConfig auth,
+    MetricsConfig metrics) {
 
   public enum Role { API, WORKER }
 
@@ -29,7 +31,16 @@ public record AppConfig(
   public record ClusterConfig(String name, String configFile, String host, int port, java.util.List<String> members) {
   }
 
-  public record HttpConfig(String host, int port, int sseHeartbeatSeconds) {
+  /** {@code corsOrigins} empty: no cross-origin access (the UI is served from the same origin). */
+  public record HttpConfig(String host, int port, int sseHeartbeatSeconds, java.util.List<String> corsOrigins) {
+    /** Whether the API listens on a loopback interface only (then it may run without keys). */
+    public boolean loopback() {
+      return isLoopback(host);
+    }
+  }
+
+  static boolean isLoopback(String host) {
+    return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
   }
 
   /** {@code host} empty means: start an embedded PostgreSQL under the data directory. */
@@ -42,9 +53,14 @@ public record AppConfig(
 
   /** {@code endpoint} empty means: start an embedded S3 server under the data directory. */
   public record S3Config(String endpoint, String region, String accessKey, String secretKey, String bucket,
-                         int embeddedPort) {
+                         int embeddedPort, Set<String> allowedBuckets) {
     public boolean embedded() {
       return endpoint.isEmpty();
+    }
+
+    /** Checkpoints and images are read from these buckets only (the service's own bucket unless configured). */
+    public boolean allowed(String bucketName) {
+      return allowedBuckets.contains(bucketName);
     }
   }
 
@@ -62,7 +78,39 @@ public record AppConfig(
       int modelCacheSize) {
   }
 
-  public record LimitsConfig(long maxUploadBytes, int maxFilesPerUpload, long maxJsonBodyBytes, int maxImagesPerJob) {
+  /**
+   * Request limits. The per-key ones ({@code maxActiveJobsPerKey}, {@code ratePerSecond} with {@code rateBurst}) apply
+   * to authenticated callers; 0 turns one off. {@code maxQueuedTasks} bounds the backlog of each blocking pool.
+   */
+  public record LimitsConfig(long maxUploadBytes, int maxFilesPerUpload, long maxJsonBodyBytes, int maxImagesPerJob,
+                             int maxActiveJobsPerKey, double ratePerSecond, int rateBurst, int maxQueuedTasks) {
+  }
+
+  /** What a key may do; each scope implies the ones before it (admin implies write implies read). */
+  public enum Scope {
+    READ, WRITE, ADMIN;
+
+    public boolean covers(Scope required) {
+      return ordinal() >= required.ordinal();
+    }
+  }
+
+  /** A configured API key: its name (the owner of what it creates), scopes, and the SHA-256 of the key, hex. */
+  public record ApiKey(String name, Set<Scope> scopes, String sha256) {
+    public boolean allows(Scope required) {
+      return scopes.stream().anyMatch(s -> s.covers(required));
+    }
+  }
+
+  /**
+   * Authentication. {@code tokenSecret} signs the short-lived stream tokens; every API node of a cluster needs the
+   * same one (configured, or derived from the key hashes, which nodes with the same configuration share).
+   */
+  public record AuthConfig(boolean enabled, java.util.List<ApiKey> keys, byte[] tokenSecret, int streamTokenSeconds) {
+  }
+
+  /** {@code open}: /metrics answers without a key. */
+  public record MetricsConfig(boolean enabled, boolean open) {
   }
 
   public record PretrainedConfig(String trainingJobName, String model, String s3Key) {

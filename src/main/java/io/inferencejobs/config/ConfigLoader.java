@@ -1,6 +1,8 @@
 package io.inferencejobs.config;
 
+import io.inferencejobs.config.AppConfig.AuthConfig;
 import io.inferencejobs.config.AppConfig.EngineConfig;
+import io.inferencejobs.config.AppConfig.MetricsConfig;
 import io.inferencejobs.config.AppConfig.HttpConfig;
 import io.inferencejobs.config.AppConfig.LimitsConfig;
 import io.inferencejobs.config.AppConfig.PostgresConfig;
@@ -83,6 +85,19 @@ public final class ConfigLoader {
     m.put("MAX_JSON_BODY_BYTES", "limits.max_json_body_bytes");
     m.put("MAX_IMAGES_PER_JOB", "limits.max_images_per_job");
     m.put("PRETRAINED_MODEL", "pretrained.model");
+    m.put("CORS_ORIGINS", "http.cors_origins");
+    m.put("S3_ALLOWED_BUCKETS", "s3.allowed_buckets");
+    m.put("MAX_ACTIVE_JOBS_PER_KEY", "limits.max_active_jobs_per_key");
+    m.put("RATE_PER_SECOND", "limits.rate_per_second");
+    m.put("RATE_BURST", "limits.rate_burst");
+    m.put("MAX_QUEUED_TASKS", "limits.max_queued_tasks");
+    m.put("AUTH_ENABLED", "auth.enabled");
+    m.put("API_KEYS", "auth.keys");
+    m.put("AUTH_KEYS_FILE", "auth.keys_file");
+    m.put("AUTH_TOKEN_SECRET", "auth.token_secret");
+    m.put("STREAM_TOKEN_SECONDS", "auth.stream_token_seconds");
+    m.put("METRICS_ENABLED", "metrics.enabled");
+    m.put("METRICS_PUBLIC", "metrics.public");
     return Map.copyOf(m);
   }
 
@@ -147,7 +162,12 @@ public final class ConfigLoader {
         r.string("cluster.config", true), r.string("cluster.host", false), r.integer("cluster.port", 1, 65535),
         r.list("cluster.members"));
     HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535),
-        r.integer("http.sse_heartbeat_seconds", 1, 3600));
+        r.integer("http.sse_heartbeat_seconds", 1, 3600), r.list("http.cors_origins"));
+    for (String origin : http.corsOrigins()) {
+      if (!origin.equals("*") && !origin.matches("https?://[^/\\s]+")) {
+        r.problem("http.cors_origins", "each origin must be scheme://host[:port] (or *), got '" + origin + "'");
+      }
+    }
     String dataDir = r.string("data_dir", false);
     PostgresConfig pg = new PostgresConfig(
         r.string("postgres.host", true),
@@ -163,7 +183,8 @@ public final class ConfigLoader {
         r.string("s3.access_key", false),
         r.string("s3.secret_key", false),
         r.string("s3.bucket", false),
-        r.integer("s3.embedded_port", 0, 65535));
+        r.integer("s3.embedded_port", 0, 65535),
+        allowedBuckets(r));
     if (!s3.endpoint().isEmpty() && !s3.endpoint().matches("https?://.+")) {
       r.problem("s3.endpoint", "must be an http:// or https:// URL, got '" + s3.endpoint() + "'");
     }
@@ -199,19 +220,42 @@ public final class ConfigLoader {
         r.longValue("limits.max_upload_bytes", 1, Long.MAX_VALUE),
         r.integer("limits.max_files_per_upload", 1, 1_000_000),
         r.longValue("limits.max_json_body_bytes", 1024, Integer.MAX_VALUE),
-        r.integer("limits.max_images_per_job", 1, 10_000_000));
+        r.integer("limits.max_images_per_job", 1, 10_000_000),
+        r.integer("limits.max_active_jobs_per_key", 0, 1_000_000),
+        r.decimal("limits.rate_per_second", 0, 1_000_000),
+        r.integer("limits.rate_burst", 1, 1_000_000),
+        r.integer("limits.max_queued_tasks", 0, 1_000_000));
     PretrainedConfig pretrained = new PretrainedConfig(
         r.string("pretrained.training_job_name", false),
         r.string("pretrained.model", false),
         r.string("pretrained.s3_key", false));
+    AuthConfig auth = Auth.parse(r, clustered, roles.contains(Role.API), http);
+    String metricsPublic = r.string("metrics.public", false).toLowerCase(Locale.ROOT);
+    if (!metricsPublic.matches("auto|true|false")) {
+      r.problem("metrics.public", "must be auto, true or false, got '" + metricsPublic + "'");
+    }
+    MetricsConfig metrics = new MetricsConfig(r.bool("metrics.enabled"),
+        metricsPublic.equals("auto") ? http.loopback() || !auth.enabled() : metricsPublic.equals("true"));
     if (!r.problems.isEmpty()) {
       throw new ConfigException(r.problems);
     }
     return new AppConfig(Set.copyOf(roles), clustered, cluster, http, Path.of(dataDir).toAbsolutePath(), pg, s3, engine, worker,
-        limits, pretrained);
+        limits, pretrained, auth, metrics);
   }
 
-  private static final class Reader {
+  private static Set<String> allowedBuckets(Reader r) {
+    Set<String> out = new java.util.LinkedHashSet<>();
+    out.add(r.string("s3.bucket", false));
+    for (String b : r.list("s3.allowed_buckets")) {
+      if (!BUCKET.matcher(b).matches()) {
+        r.problem("s3.allowed_buckets", "not a valid bucket name: '" + b + "'");
+      }
+      out.add(b);
+    }
+    return Set.copyOf(out);
+  }
+
+  static final class Reader {
     final JsonObject json;
     final Map<String, String> env;
     final List<String> problems = new ArrayList<>();

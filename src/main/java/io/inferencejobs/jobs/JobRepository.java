@@ -36,17 +36,39 @@ public final class JobRepository {
 
   // ---------------------------------------------------------------- API side
 
-  /** Stores the job, its images and chunks, and its first event, atomically. */
-  public Future<Job> create(NewJob job, List<ImageRef> images, int chunkSize) {
+  /** The owner already has {@code max} pending or running jobs. */
+  public static final class TooManyActiveJobs extends RuntimeException {
+    public TooManyActiveJobs(String owner, int max) {
+      super("key '" + owner + "' already has " + max + " pending or running jobs, the most it may have", null, false,
+          false);
+    }
+  }
+
+  /**
+   * Stores the job, its images and chunks, and its first event, atomically. When the job has an owner and
+   * {@code maxActivePerOwner > 0}, fails with {@link TooManyActiveJobs} if the owner already has that many pending or
+   * running jobs; the count and the insert happen under a per-owner lock, so concurrent requests cannot overshoot.
+   */
+  public Future<Job> create(NewJob job, List<ImageRef> images, int chunkSize, int maxActivePerOwner) {
     String[] uris = images.stream().map(ImageRef::s3Uri).toArray(String[]::new);
     String[] names = images.stream().map(ImageRef::name).toArray(String[]::new);
-    return inTx(conn -> conn.preparedQuery("""
+    boolean limited = job.owner() != null && maxActivePerOwner > 0;
+    // lock, then count in a statement of its own: its snapshot then sees every job committed before the lock
+    return inTx(conn -> (limited ? conn.preparedQuery("SELECT 1 FROM pg_advisory_xact_lock(hashtext('owner:' || $1))")
+        .execute(Tuple.of(job.owner()))
+        .compose(locked -> conn.preparedQuery(
+                "SELECT count(*) AS n FROM inference_jobs WHERE owner = $1 AND status IN ('pending', 'running')")
+            .execute(Tuple.of(job.owner())))
+        .compose(rows -> rows.iterator().next().getLong("n") >= maxActivePerOwner
+            ? Future.<Void>failedFuture(new TooManyActiveJobs(job.owner(), maxActivePerOwner))
+            : Future.<Void>succeededFuture()) : Future.<Void>succeededFuture())
+        .compose(ok -> conn.preparedQuery("""
             INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
-                                        status, input_data, total_images, idempotency_key, request_hash)
-            VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) RETURNING id""")
+                                        status, input_data, total_images, idempotency_key, request_hash, owner)
+            VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10) RETURNING id""")
         .execute(Tuple.from(new Object[] {job.trainingJobId(), job.checkpointPath(), job.modelUri(),
             job.inferenceType(), job.taskType(), job.inputData(), images.size(), job.idempotencyKey(),
-            job.requestHash()}))
+            job.requestHash(), job.owner()})))
         .map(rows -> rows.iterator().next().getLong("id"))
         .compose(id -> conn.preparedQuery("""
                 INSERT INTO job_images (job_id, image_index, s3_uri, image_name)
@@ -367,6 +389,19 @@ public final class JobRepository {
               AND ($2::bigint IS NULL OR j.training_job_id = $2)
             ORDER BY e.id LIMIT $3""")
         .execute(Tuple.of(afterId, trainingJobId, limit)).map(JobRepository::events);
+  }
+
+  /** {@code job:<status>} and {@code chunk:<state>} (open chunks only) to their counts, for the metrics gauges. */
+  public Future<java.util.Map<String, Long>> stateCounts() {
+    return pool.query("""
+            SELECT 'job:' || status AS k, count(*) AS n FROM inference_jobs GROUP BY status
+            UNION ALL
+            SELECT 'chunk:' || state, count(*) FROM job_chunks WHERE state <> 'done' GROUP BY state""").execute()
+        .map(rows -> {
+          java.util.Map<String, Long> out = new java.util.HashMap<>();
+          rows.forEach(r -> out.put(r.getString("k"), r.getLong("n")));
+          return out;
+        });
   }
 
   public Future<Long> lastEventId() {

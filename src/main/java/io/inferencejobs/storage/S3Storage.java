@@ -175,7 +175,14 @@ public final class S3Storage implements AutoCloseable {
     }
     return io.submit(() -> {
       List<ObjectIdentifier> ids = keys.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
-      client.deleteObjects(b -> b.bucket(bucketName).delete(Delete.builder().objects(ids).build()));
+      try {
+        client.deleteObjects(b -> b.bucket(bucketName).delete(Delete.builder().objects(ids).build()));
+      } catch (S3Exception e) {
+        // DeleteObjects needs a request checksum that some S3-compatible servers (s3proxy) refuse: one by one then
+        for (String key : keys) {
+          client.deleteObject(b -> b.bucket(bucketName).key(key));
+        }
+      }
       return null;
     });
   }

@@ -2,6 +2,7 @@ package io.inferencejobs.worker;
 
 import io.inferencejobs.inference.EngineOptions;
 import io.inferencejobs.inference.InferenceEngine;
+import io.inferencejobs.metrics.Metrics;
 import io.inferencejobs.storage.S3Storage;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.BoundedExecutor;
@@ -31,7 +32,11 @@ final class ModelCache {
   private final int capacity;
   private final Map<String, Future<InferenceEngine>> engines = new LinkedHashMap<>(16, 0.75f, true);
 
-  ModelCache(S3Storage storage, BoundedExecutor loader, EngineOptions options, Path dir, int capacity) {
+  private final Metrics.WorkerMeters meters;
+
+  ModelCache(S3Storage storage, BoundedExecutor loader, EngineOptions options, Path dir, int capacity,
+             Metrics.WorkerMeters meters) {
+    this.meters = meters;
     this.storage = storage;
     this.loader = loader;
     this.options = options;
@@ -50,6 +55,7 @@ final class ModelCache {
       String key = uri + "#" + etag;
       Future<InferenceEngine> cached = engines.get(key);
       if (cached != null && !cached.failed()) {
+        meters.modelCacheHits.increment();
         return cached;
       }
       Path file = dir.resolve(sha256(key) + ".onnx");
@@ -62,6 +68,7 @@ final class ModelCache {
           .compose(v -> loader.submit(() -> {
             long t0 = System.nanoTime();
             InferenceEngine engine = InferenceEngine.load(file, options);
+            meters.modelLoads.increment();
             LOG.info("loaded checkpoint {} ({} on {}) in {} ms", uri, engine.descriptor().outputLayout(),
                 engine.provider(), (System.nanoTime() - t0) / 1_000_000);
             return engine;

@@ -8,5 +8,5 @@ import io.vertx.sqlclient.Pool;
 
 /** What a worker node needs, built once by the node and shared by its device verticles. */
 public record WorkerContext(AppConfig config, Pool pool, JobRepository jobs, S3Storage storage, BoundedExecutor io,
-                            BoundedExecutor decode, String nodeId) {
+                            BoundedExecutor decode, String nodeId, io.inferencejobs.metrics.Metrics metrics) {
 }

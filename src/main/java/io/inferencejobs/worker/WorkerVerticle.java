@@ -14,6 +14,7 @@ import io.inferencejobs.jobs.ImageRef;
 import io.inferencejobs.jobs.Job;
 import io.inferencejobs.jobs.JobStatus;
 import io.inferencejobs.jobs.ResultRow;
+import io.inferencejobs.metrics.Metrics;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.BoundedExecutor;
 import io.vertx.core.Future;
@@ -52,6 +53,7 @@ public final class WorkerVerticle extends VerticleBase {
   private final int slots;
   private BoundedExecutor inference;
   private ModelCache models;
+  private Metrics.WorkerMeters meters;
   private MessageConsumer<Object> consumer;
   private long heartbeatTimer;
   private long pollTimer;
@@ -80,8 +82,9 @@ public final class WorkerVerticle extends VerticleBase {
     EngineOptions options = new EngineOptions(device, ec.intraOpThreads(), 0, ec.batchSize(), ec.maxPixels());
     // one thread per device: the device runs one session.run at a time; ORT parallelises inside it
     inference = new BoundedExecutor(vertx, "inference-" + device.replace(':', '-'), 1, 64);
+    meters = ctx.metrics().worker(ctx.nodeId(), device);
     models = new ModelCache(ctx.storage(), inference, options, ctx.config().dataDir().resolve("model-cache"),
-        ctx.config().worker().modelCacheSize());
+        ctx.config().worker().modelCacheSize(), meters);
     int lease = ctx.config().worker().leaseSeconds();
     consumer = vertx.eventBus().consumer(Addresses.JOBS_WORK, msg -> pump());
     heartbeatTimer = vertx.setPeriodic(Math.max(200, lease * 1000L / 3), id -> heartbeat());
@@ -171,10 +174,13 @@ public final class WorkerVerticle extends VerticleBase {
         return;
       }
       ChunkLease lease = ar.result().get();
+      meters.chunksLeased.increment();
       process(lease).onComplete(done -> {
         if (done.failed()) {
+          MDC.put("job", Long.toString(lease.jobId()));
           LOG.warn("job {} chunk {} failed on {} (attempt {}); it will be leased again: {}", lease.jobId(),
               lease.chunkIndex(), workerId, lease.attempts(), done.cause().toString());
+          MDC.remove("job");
         }
         busy--;
         if (stopping && busy == 0 && drained != null) {
@@ -199,7 +205,15 @@ public final class WorkerVerticle extends VerticleBase {
       }
       Job job = found.get();
       Future<Job> running = job.status() == JobStatus.PENDING
-          ? ctx.jobs().transition(job.id(), JobStatus.RUNNING, null).map(moved -> moved.orElse(job))
+          ? ctx.jobs().transition(job.id(), JobStatus.RUNNING, null).map(moved -> {
+            moved.ifPresent(m -> {
+              queued(m);
+              MDC.put("job", Long.toString(m.id()));
+              LOG.info("job {} running on {}", m.id(), workerId);
+              MDC.remove("job");
+            });
+            return moved.orElse(job);
+          })
           : Future.succeededFuture(job);
       return running.compose(j -> ctx.jobs().pendingImages(lease).compose(images -> {
         if (lease.attempts() > MAX_ATTEMPTS) {
@@ -216,8 +230,10 @@ public final class WorkerVerticle extends VerticleBase {
             .compose(v -> ctx.jobs().finishChunk(lease, workerId, ctx.config().worker().maxFailedRatio()))
             .onSuccess(finished -> finished.ifPresent(f -> {
               lastProgress.remove(f.id());
+              MDC.put("job", Long.toString(f.id()));
               LOG.info("job {} {}: {} images, {} failed", f.id(), f.status().db(), f.totalImages(),
                   f.failedImages());
+              MDC.remove("job");
             }))
             .<Void>mapEmpty()
             .recover(err -> err instanceof StopChunk ? Future.succeededFuture() : Future.failedFuture(err));
@@ -240,6 +256,14 @@ public final class WorkerVerticle extends VerticleBase {
               ? runBatches(job, engine, params, batches, i + 1, next)
               : Future.failedFuture(new StopChunk()));
     });
+  }
+
+  /** Time in queue: from the job's creation to the moment a worker started it. */
+  private void queued(Job job) {
+    if (job.createdAt() != null) {
+      long ms = java.time.Duration.between(job.createdAt(), java.time.OffsetDateTime.now()).toMillis();
+      meters.timeInQueue.record(java.time.Duration.ofMillis(Math.max(0, ms)));
+    }
   }
 
   private boolean progressDue(long jobId) {
@@ -300,6 +324,9 @@ public final class WorkerVerticle extends VerticleBase {
         ok.add(p.image());
       }
     }
+    if (!ok.isEmpty()) {
+      meters.batchSize.record(ok.size());
+    }
     Future<List<ImageResult>> results = ok.isEmpty() ? Future.succeededFuture(List.of())
         : inference.submit(() -> engine.infer(ok, params));
     return results.map(list -> {
@@ -314,8 +341,13 @@ public final class WorkerVerticle extends VerticleBase {
           rows.add(new ResultRow(p.ref().index(), p.ref().name(), r.width(), r.height(),
               r.error() == null ? predictions(r.detections()) : null, r.decodeMs(), r.preprocessMs(),
               r.inferenceMs(), r.postprocessMs(), r.error()));
+          if (r.error() == null) {
+            meters.stages(r.decodeMs(), r.preprocessMs(), r.inferenceMs(), r.postprocessMs());
+          }
         }
       }
+      meters.imagesProcessed.increment(rows.size());
+      meters.imagesFailed.increment(rows.stream().filter(row -> row.error() != null).count());
       return rows;
     });
   }

@@ -34,7 +34,7 @@ class ApiRoutingTest {
     vertx = Vertx.vertx();
     contract = OpenAPIContract.from(vertx, ApiVerticle.CONTRACT).await(30, TimeUnit.SECONDS);
     AppConfig config = ConfigLoader.load(Map.of("DATA_DIR", "target/routing-test"));
-    ApiVerticle verticle = new ApiVerticle(new ApiContext(config, null, null, null, null, null, null));
+    ApiVerticle verticle = new ApiVerticle(new ApiContext(config, null, null, null, null, null, null, null));
     verticle.init(vertx, vertx.getOrCreateContext());
     router = verticle.router(contract);
   }
@@ -53,7 +53,7 @@ class ApiRoutingTest {
     Map<String, Integer> routed = new HashMap<>();
     for (Route r : router.getRoutes()) {
       if (r.getPath() == null || r.methods() == null || "/".equals(r.getPath())) {
-        continue; // the root handlers (logging, body) and the UI's static files, which come after every API route
+        continue; // the root handlers (logging, auth, body) and the UI's static files (GET /*)
       }
       for (var m : r.methods()) {
         routed.merge(m.name() + " " + r.getPath(), 1, Integer::sum);
@@ -95,7 +95,7 @@ class ApiRoutingTest {
   void everyHandlerBelongsToAnOperation() {
     List<String> ops = contract.operations().stream().map(Operation::getOperationId).toList();
     ApiVerticle verticle = new ApiVerticle(new ApiContext(ConfigLoader.load(Map.of()), null, null, null, null, null,
-        null));
+        null, null));
     verticle.init(vertx, vertx.getOrCreateContext());
     assertThat(ops).containsAll(verticle.handlers().keySet());
   }

@@ -84,6 +84,37 @@ public final class Api implements AutoCloseable {
     return await(web.request(method, path).send());
   }
 
+  /** Any method with headers and an optional body (sent as is). */
+  public HttpResponse<Buffer> request(HttpMethod method, String path, Map<String, String> headers, Buffer body) {
+    var req = web.request(method, path);
+    headers.forEach(req::putHeader);
+    return await(body == null ? req.send() : req.sendBuffer(body));
+  }
+
+  /** The same, failing with {@code what} when no answer comes within {@code seconds}. */
+  public HttpResponse<Buffer> request(HttpMethod method, String path, Map<String, String> headers, Buffer body,
+                                      int seconds, String what) {
+    var req = web.request(method, path).timeout(seconds * 1000L);
+    headers.forEach(req::putHeader);
+    try {
+      return (body == null ? req.send() : req.sendBuffer(body)).await(seconds + 5L, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError("no answer within " + seconds + " s: " + what, e);
+    }
+  }
+
+  /** Uploads with extra headers (an Authorization header, for instance). */
+  public HttpResponse<Buffer> upload(long trainingJobId, List<Map.Entry<String, Path>> files,
+                                     Map<String, String> headers) {
+    MultipartForm form = MultipartForm.create();
+    for (var f : files) {
+      form.binaryFileUpload("files", f.getKey(), f.getValue().toString(), "application/octet-stream");
+    }
+    var req = web.post(INF + "/upload-images?training_job_id=" + trainingJobId);
+    headers.forEach(req::putHeader);
+    return await(req.sendMultipartForm(form));
+  }
+
   /** Uploads files under the field {@code files}; each entry is (file name as sent, path on disk). */
   public HttpResponse<Buffer> upload(long trainingJobId, List<Map.Entry<String, Path>> files) {
     MultipartForm form = MultipartForm.create();
@@ -162,9 +193,15 @@ public final class Api implements AutoCloseable {
 
   /** Opens an SSE stream; the handler is attached as the response arrives so that no event is lost. */
   public Stream stream(String path, String lastEventId) {
+    return stream(path, lastEventId, Map.of());
+  }
+
+  /** Opens an SSE stream with extra request headers. */
+  public Stream stream(String path, String lastEventId, Map<String, String> headers) {
     Stream s = new Stream();
     RequestOptions opts = new RequestOptions().setMethod(HttpMethod.GET).setURI(path)
         .putHeader("Accept", "text/event-stream");
+    headers.forEach(opts::putHeader);
     if (lastEventId != null) {
       opts.putHeader("Last-Event-ID", lastEventId);
     }
