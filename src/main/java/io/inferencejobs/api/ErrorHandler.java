@@ -53,7 +53,8 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     if (failure instanceof ApiError e) {
       return e;
     }
-    if (failure instanceof io.netty.handler.codec.DecoderException || fromBodyDecoder(failure)) {
+    if (failure instanceof io.netty.handler.codec.DecoderException
+        || failure != null && fromBodyDecoder(failure)) {
       // a form or multipart body Netty cannot decode (too long a field, a part without a name, bad encoding)
       return ApiError.badRequest("body", "malformed request body (" + failure.getClass().getSimpleName() + ")");
     }
