@@ -41,8 +41,16 @@ public final class BenchServiceCommand {
     int createSeconds = Integer.parseInt(o.getOrDefault("create-seconds", "10"));
     int concurrency = Integer.parseInt(o.getOrDefault("concurrency", "32"));
     String heap = o.getOrDefault("heap", "512m");
+    // extra settings for the service processes, e.g. --service-env WORKER_SLOTS=3,ENGINE_BATCH_SIZE=4
+    for (String kv : o.getOrDefault("service-env", "").split(",")) {
+      if (kv.contains("=")) {
+        SERVICE_ENV.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+      }
+    }
+    boolean onlyCreate = o.containsKey("only-create");
     try {
-      new BenchServiceCommand().bench(latencyJobs, bigJob, memoryJob, uploadMb, createSeconds, concurrency, heap);
+      new BenchServiceCommand().bench(onlyCreate ? 0 : latencyJobs, bigJob, memoryJob, uploadMb, createSeconds,
+          concurrency, heap, onlyCreate);
       return 0;
     } catch (Exception e) {
       System.err.println("bench-service failed: " + e);
@@ -52,16 +60,28 @@ public final class BenchServiceCommand {
   }
 
   private final Map<Long, Promise<Long>> terminal = new ConcurrentHashMap<>();
+  private static final Map<String, String> SERVICE_ENV = new java.util.HashMap<>();
 
   private void bench(int latencyJobs, int bigJob, int memoryJob, int uploadMb, int createSeconds, int concurrency,
-                     String heap) throws Exception {
+                     String heap, boolean onlyCreate) throws Exception {
     List<String> out = new ArrayList<>();
     List<Path> photos;
     try (var files = Files.list(Http.sampleImagesDir())) {
       photos = files.filter(p -> p.toString().matches(".*\\.(jpg|png)$")).sorted().toList();
     }
+    if (!onlyCreate) {
+      serviceFigures(out, photos, latencyJobs, bigJob, memoryJob, uploadMb, heap);
+    }
+    createFigures(out, photos, createSeconds, concurrency, heap);
+    System.out.println();
+    System.out.println("== bench-service ==");
+    out.forEach(System.out::println);
+  }
+
+  private void serviceFigures(List<String> out, List<Path> photos, int latencyJobs, int bigJob, int memoryJob,
+                              int uploadMb, String heap) throws Exception {
     System.out.println("starting the service (-Xmx" + heap + ", embedded PostgreSQL and S3, api+worker) ...");
-    try (ServiceProcess svc = ServiceProcess.start(heap, Map.of()); Http http = new Http(svc.port, 512)) {
+    try (ServiceProcess svc = ServiceProcess.start(heap, SERVICE_ENV); Http http = new Http(svc.port, 512)) {
       Http.Reply up = Http.await(http.upload(1, photos));
       List<String> uris = new ArrayList<>();
       up.body().getJsonArray("uploaded_files").forEach(f -> uris.add(((JsonObject) f).getString("s3_uri")));
@@ -129,9 +149,17 @@ public final class BenchServiceCommand {
       }
       out.add(String.format("service peak RSS with -Xmx%s: %.0f MiB", heap, svc.peakRssMiB()));
     }
+  }
 
+  private void createFigures(List<String> out, List<Path> photos, int createSeconds, int concurrency, String heap)
+      throws Exception {
     System.out.println("starting an API-only service for the job-creation load ...");
-    try (ServiceProcess svc = ServiceProcess.start(heap, Map.of("ROLES", "api"));
+    Map<String, String> env = new java.util.HashMap<>(SERVICE_ENV);
+    env.put("ROLES", "api");
+    // the load comes from one client: per-key limits would measure the limiter, not the service
+    env.put("RATE_PER_SECOND", "0");
+    env.put("MAX_ACTIVE_JOBS_PER_KEY", "0");
+    try (ServiceProcess svc = ServiceProcess.start(heap, env);
          Http http = new Http(svc.port, concurrency)) {
       Http.Reply up = Http.await(http.upload(1, photos.subList(0, 1)));
       String uri = up.body().getJsonArray("uploaded_files").getJsonObject(0).getString("s3_uri");
@@ -139,14 +167,14 @@ public final class BenchServiceCommand {
       // a short warm-up, then the measured window
       load(http, body, concurrency, 2, new ArrayList<>());
       List<Double> lat = Collections.synchronizedList(new ArrayList<>());
+      double cpu0 = svc.cpuSeconds();
       long[] counts = load(http, body, concurrency, createSeconds, lat);
+      double cpuDuring = svc.cpuSeconds() - cpu0;
       out.add(String.format("job creation, %d concurrent clients for %d s: %.0f requests/s, %s, errors %d",
           concurrency, createSeconds, counts[0] / (double) createSeconds, Stats.summary(lat), counts[1]));
-      out.add(String.format("API-only service peak RSS: %.0f MiB", svc.peakRssMiB()));
+      out.add(String.format("API-only service peak RSS: %.0f MiB, service CPU during the load: %.0f%% of 2 cores",
+          svc.peakRssMiB(), 100 * cpuDuring / createSeconds / 2));
     }
-    System.out.println();
-    System.out.println("== bench-service ==");
-    out.forEach(System.out::println);
   }
 
   private static long[] load(Http http, JsonObject body, int concurrency, int seconds, List<Double> lat) {

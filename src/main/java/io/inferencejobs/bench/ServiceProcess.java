@@ -38,7 +38,13 @@ final class ServiceProcess implements AutoCloseable {
     Path dataDir = Files.createTempDirectory("inference-jobs-bench-");
     Path jar = Path.of(ServiceProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx" + heap, "-jar", jar.toString(), command));
+        "-Xmx" + heap));
+    if (Files.isDirectory(jar)) {
+      // run from the build's classes (development): same classpath as this process
+      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.inferencejobs.app.Main", command));
+    } else {
+      cmd.addAll(List.of("-jar", jar.toString(), command));
+    }
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("HTTP_PORT", Integer.toString(port));
     pb.environment().put("DATA_DIR", dataDir.toString());
