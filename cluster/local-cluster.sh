@@ -29,7 +29,8 @@ wait_for() { # log file, line prefix
 
 CMD=deps start deps DATA_DIR="$DIR/deps" PG_EMBEDDED_PORT=$PG_PORT S3_EMBEDDED_PORT=$S3_PORT
 wait_for "$DIR/deps.log" "deps ready"
-common=(CLUSTERED=true CLUSTER_MEMBERS=$MEMBERS PG_HOST=127.0.0.1 PG_PORT=$PG_PORT PG_DATABASE=postgres
+# a loopback-only demo: authentication is off (the API listens on 127.0.0.1 only); see docs/security-and-operations.md
+common=(CLUSTERED=true AUTH_ENABLED=false CLUSTER_MEMBERS=$MEMBERS PG_HOST=127.0.0.1 PG_PORT=$PG_PORT PG_DATABASE=postgres
         PG_USER=postgres PG_PASSWORD=postgres S3_ENDPOINT=http://127.0.0.1:$S3_PORT)
 start api "${common[@]}" ROLES=api CLUSTER_PORT=5701 HTTP_PORT=${HTTP_PORT:-8080} DATA_DIR="$DIR/api"
 start worker-1 "${common[@]}" ROLES=worker CLUSTER_PORT=5702 WORKER_DEVICES=cpu DATA_DIR="$DIR/worker-1"

@@ -66,6 +66,7 @@ public final class BenchClusterCommand {
     List<Integer> hz = List.of(freePort(), freePort(), freePort(), freePort());
     Map<String, String> common = new HashMap<>();
     common.put("CLUSTERED", "true");
+    common.put("AUTH_ENABLED", "false"); // loopback only
     common.put("CLUSTER_MEMBERS", String.join(",", hz.stream().map(p -> "127.0.0.1:" + p).toList()));
     common.put("PG_HOST", "127.0.0.1");
     common.put("PG_PORT", Integer.toString(pgPort));
