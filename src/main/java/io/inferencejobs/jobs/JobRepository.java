@@ -62,26 +62,26 @@ public final class JobRepository {
         .compose(rows -> rows.iterator().next().getLong("n") >= maxActivePerOwner
             ? Future.<Void>failedFuture(new TooManyActiveJobs(job.owner(), maxActivePerOwner))
             : Future.<Void>succeededFuture()) : Future.<Void>succeededFuture())
+        // one statement stores the job, its images and its chunks (data-modifying CTEs all run)
         .compose(ok -> conn.preparedQuery("""
-            INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
-                                        status, input_data, total_images, idempotency_key, request_hash, owner)
-            VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10) RETURNING id""")
+            WITH j AS (
+              INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
+                                          status, input_data, total_images, idempotency_key, request_hash, owner)
+              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::int, $8, $9, $10) RETURNING *),
+            i AS (
+              INSERT INTO job_images (job_id, image_index, s3_uri, image_name)
+              SELECT j.id, (t.i - 1)::int, t.u, t.n FROM j, unnest($11::text[], $12::text[]) WITH ORDINALITY AS t(u, n, i)),
+            c AS (
+              INSERT INTO job_chunks (job_id, chunk_index, first_index, end_index, state)
+              SELECT j.id, g, g * $13::int, least((g + 1) * $13::int, $7::int), 'pending'
+              FROM j, generate_series(0, (($7::int + $13::int - 1) / $13::int) - 1) AS g)
+            SELECT j.*, '[]'::jsonb AS workers FROM j""")
         .execute(Tuple.from(new Object[] {job.trainingJobId(), job.checkpointPath(), job.modelUri(),
             job.inferenceType(), job.taskType(), job.inputData(), images.size(), job.idempotencyKey(),
-            job.requestHash(), job.owner()})))
-        .map(rows -> rows.iterator().next().getLong("id"))
-        .compose(id -> conn.preparedQuery("""
-                INSERT INTO job_images (job_id, image_index, s3_uri, image_name)
-                SELECT $1, (t.i - 1)::int, t.u, t.n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(u, n, i)""")
-            .execute(Tuple.of(id, uris, names))
-            .compose(r -> conn.preparedQuery("""
-                    INSERT INTO job_chunks (job_id, chunk_index, first_index, end_index, state)
-                    SELECT $1, g, g * $2::int, least((g + 1) * $2::int, $3::int), 'pending'
-                    FROM generate_series(0, (($3::int + $2::int - 1) / $2::int) - 1) AS g""")
-                .execute(Tuple.of(id, chunkSize, images.size())))
-            .compose(r -> fetch(conn, id))
-            .compose(created -> appendEvents(conn, created, List.of(new NewEvent(JobEvent.STATUS, created.toJson())))
-                .map(events -> new Outcome<>(created, events)))));
+            job.requestHash(), job.owner(), uris, names, chunkSize})))
+        .map(rows -> Job.from(rows.iterator().next()))
+        .compose(created -> appendEvents(conn, created, List.of(new NewEvent(JobEvent.STATUS, created.toJson())))
+            .map(events -> new Outcome<>(created, events))));
   }
 
   public Future<Optional<Job>> findByIdempotencyKey(String key) {
@@ -437,40 +437,41 @@ public final class JobRepository {
         .map(rows -> Job.from(rows.iterator().next()));
   }
 
+  /** Appends events with the job's next sequence numbers, in one statement (the job row's update locks it). */
   private static Future<List<JobEvent>> appendEvents(SqlConnection conn, Job job, List<NewEvent> events) {
     if (events.isEmpty()) {
       return Future.succeededFuture(List.of());
     }
-    return conn.preparedQuery("UPDATE inference_jobs SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq")
-        .execute(Tuple.of(job.id(), events.size()))
-        .compose(rows -> {
-          int last = rows.iterator().next().getInteger("event_seq");
-          int firstSeq = last - events.size() + 1;
-          Integer[] seqs = new Integer[events.size()];
-          String[] types = new String[events.size()];
-          String[] data = new String[events.size()];
-          for (int i = 0; i < events.size(); i++) {
-            seqs[i] = firstSeq + i;
-            types[i] = events.get(i).type();
-            data[i] = events.get(i).data().encode();
+    String[] types = new String[events.size()];
+    String[] data = new String[events.size()];
+    for (int i = 0; i < events.size(); i++) {
+      types[i] = events.get(i).type();
+      data[i] = events.get(i).data().encode();
+    }
+    return conn.preparedQuery("""
+            WITH s AS (UPDATE inference_jobs SET event_seq = event_seq + $2::int WHERE id = $1 RETURNING event_seq)
+            INSERT INTO job_events (job_id, seq, type, data)
+            SELECT $1, (s.event_seq - $2::int + t.ord)::int, t.ty, t.d::jsonb
+            FROM s, unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(ty, d, ord)
+            RETURNING id, seq""")
+        .execute(Tuple.of(job.id(), events.size(), types, data))
+        .map(inserted -> {
+          long[] ids = new long[events.size()];
+          int[] seqs = new int[events.size()];
+          int firstSeq = Integer.MAX_VALUE;
+          for (Row r : inserted) {
+            firstSeq = Math.min(firstSeq, r.getInteger("seq"));
           }
-          return conn.preparedQuery("""
-                  INSERT INTO job_events (job_id, seq, type, data)
-                  SELECT $1, t.s, t.ty, t.d::jsonb FROM unnest($2::int[], $3::text[], $4::text[]) AS t(s, ty, d)
-                  RETURNING id, seq""")
-              .execute(Tuple.of(job.id(), seqs, types, data))
-              .map(inserted -> {
-                long[] ids = new long[events.size()];
-                for (Row r : inserted) {
-                  ids[r.getInteger("seq") - firstSeq] = r.getLong("id");
-                }
-                List<JobEvent> out = new ArrayList<>();
-                for (int i = 0; i < events.size(); i++) {
-                  out.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), seqs[i], types[i],
-                      events.get(i).data()));
-                }
-                return out;
-              });
+          for (Row r : inserted) {
+            int k = r.getInteger("seq") - firstSeq;
+            ids[k] = r.getLong("id");
+            seqs[k] = r.getInteger("seq");
+          }
+          List<JobEvent> out = new ArrayList<>();
+          for (int i = 0; i < events.size(); i++) {
+            out.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), seqs[i], types[i], events.get(i).data()));
+          }
+          return out;
         });
   }
 

@@ -263,7 +263,7 @@ class AuthIT {
     assertError(api.get("/metrics"), 401, "Authorization");
     HttpResponse<Buffer> r = api.get("/metrics", bearer(READER));
     assertThat(r.statusCode()).isEqualTo(200);
-    assertThat(r.bodyAsString()).contains("vertx_http_server_requests_total");
+    assertThat(r.bodyAsString()).contains("inference_jobs{").contains("jvm_memory_used_bytes");
   }
 
   static long[] counts() {
