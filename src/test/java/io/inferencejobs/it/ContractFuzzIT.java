@@ -81,7 +81,8 @@ class ContractFuzzIT {
 
   @Test
   void randomRequestsFromTheContract() {
-    long seed = Long.getLong("fuzz.seed", System.nanoTime());
+    // CI replays one fixed sequence (a red build must be reproducible); elsewhere each run explores a new one
+    long seed = Long.getLong("fuzz.seed", "true".equals(System.getenv("CI")) ? 20261126L : System.nanoTime());
     System.out.println("ContractFuzzIT seed " + seed + " (rerun with -Dfuzz.seed=" + seed + ")");
     Fuzzer fuzz = new Fuzzer(new Random(seed));
     Map<Integer, Integer> statuses = new TreeMap<>();
