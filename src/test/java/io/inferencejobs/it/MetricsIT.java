@@ -1,11 +1,8 @@
 package io.inferencejobs.it;
 
-import io.inferencejobs.app.Node;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.HttpResponse;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -16,20 +13,7 @@ import static io.inferencejobs.it.Api.INF;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** GET /metrics on the shared service: Prometheus text with Vert.x and domain meters that move when a job runs. */
-class MetricsIT {
-  static Node node;
-  static Api api;
-
-  @BeforeAll
-  static void start() {
-    node = TestService.shared();
-    api = new Api(node.httpPort());
-  }
-
-  @AfterAll
-  static void stop() {
-    api.close();
-  }
+class MetricsIT extends SharedServiceIT {
 
   static String scrape() {
     HttpResponse<Buffer> r = api.get("/metrics");
