@@ -59,8 +59,42 @@ class ApiError extends Error {
   }
 }
 
+// ------------------------------------------------------------------ API key (when the service requires one)
+
+const KEY_STORE = 'inference-jobs.api-key';
+const auth = { key: sessionStorage.getItem(KEY_STORE) || '', token: null, tokenAt: 0 };
+
+function authHeaders() {
+  return auth.key ? { Authorization: `Bearer ${auth.key}` } : {};
+}
+
+/**
+ * EventSource and <img> cannot send an Authorization header: with a key, they carry a short-lived stream token
+ * (POST /api/v1/stream-tokens), renewed a minute before it expires.
+ */
+async function streamToken() {
+  if (!auth.key) return null;
+  if (!auth.token || Date.now() - auth.tokenAt > auth.ttlMs - 60_000) {
+    const t = await postJson(`${API}/stream-tokens`, {});
+    auth.token = t.token;
+    auth.tokenAt = Date.now();
+    auth.ttlMs = (t.expires_in || 300) * 1000;
+  }
+  return auth.token;
+}
+
+function withParams(path, params) {
+  const q = Object.entries(params).filter(([, v]) => v != null && v !== '')
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  return q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path;
+}
+
 async function request(path, options = {}) {
-  const res = await fetch(path, { headers: { Accept: 'application/json' }, ...options });
+  const res = await fetch(path, {
+    ...options,
+    headers: { Accept: 'application/json', ...(options.headers || {}), ...authHeaders() },
+  });
+  if (res.status === 401) showKeyNeeded();
   const type = res.headers.get('Content-Type') || '';
   const body = type.includes('json') ? await res.json().catch(() => null) : null;
   if (!res.ok) throw new ApiError(res.status, body);
@@ -70,8 +104,25 @@ async function request(path, options = {}) {
 function postJson(path, body, headers = {}) {
   return request(path, {
     method: 'POST',
-    headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...headers },
+    headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(body),
+  });
+}
+
+function showKeyNeeded() {
+  const form = $('key-form');
+  form.dataset.needed = 'true';
+  setMessage($('key-message'), auth.key ? 'This API key was refused.' : 'This service needs an API key.', 'error');
+}
+
+function setUpKeyForm() {
+  const input = $('api-key');
+  input.value = auth.key;
+  $('key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const key = input.value.trim();
+    if (key) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
+    window.location.reload();
   });
 }
 
@@ -340,9 +391,19 @@ function recentMeta(j) {
   return parts.join(' · ');
 }
 
-function openAllJobsStream() {
+async function openAllJobsStream(lastEventId) {
   const live = $('live-state');
-  const es = new EventSource(`${INF}/events`);
+  let token;
+  try {
+    token = await streamToken();
+  } catch (err) {
+    live.dataset.state = 'closed';
+    live.textContent = 'disconnected';
+    return;
+  }
+  let lastId = lastEventId;
+  const es = new EventSource(withParams(`${INF}/events`, { access_token: token, last_event_id: lastId }));
+  const track = (e) => { if (e.lastEventId) lastId = e.lastEventId; };
   es.addEventListener('open', () => {
     live.dataset.state = 'live';
     live.textContent = 'live';
@@ -350,7 +411,14 @@ function openAllJobsStream() {
   es.addEventListener('error', () => {
     live.dataset.state = es.readyState === EventSource.CLOSED ? 'closed' : 'connecting';
     live.textContent = es.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting…';
+    if (es.readyState === EventSource.CLOSED && auth.key) {
+      // an expired stream token closes the stream: come back with a fresh one, from the last event seen
+      auth.token = null;
+      setTimeout(() => openAllJobsStream(lastId), 2000);
+    }
   });
+  es.addEventListener('status', track);
+  for (const type of TERMINAL) es.addEventListener(type, track);
   es.addEventListener('snapshot', (e) => {
     const { jobs } = JSON.parse(e.data);
     state.recent.clear();
@@ -360,10 +428,6 @@ function openAllJobsStream() {
   for (const type of ['status', ...TERMINAL]) {
     es.addEventListener(type, (e) => upsertRecent(JSON.parse(e.data)));
   }
-  $('recent-jobs').addEventListener('click', (e) => {
-    const btn = e.target.closest('button[data-job-id]');
-    if (btn) openJob(Number(btn.dataset.jobId), { push: true });
-  });
 }
 
 // ------------------------------------------------------------------ one job (its own stream)
@@ -421,16 +485,20 @@ async function openJob(id, { push = false, job = null } = {}) {
   }
 }
 
-function openJobStream(job) {
+async function openJobStream(job, lastEventId) {
   const id = job.id;
-  const es = new EventSource(job.links && job.links.events ? job.links.events : `${INF}/jobs/${id}/events`);
+  const token = await streamToken();
+  if (state.jobId !== id) return;
+  const path = job.links && job.links.events ? job.links.events : `${INF}/jobs/${id}/events`;
+  const es = new EventSource(withParams(path, { access_token: token, last_event_id: lastEventId }));
   state.jobStream = es;
   const view = $('job-view');
-  view.dataset.streamEvents = '0';
+  if (lastEventId == null) view.dataset.streamEvents = '0';
   const mine = () => state.jobStream === es;
   // how many events this page took from the job's stream, and the last one's type (for people and tests alike)
   const seen = (e) => {
     if (state.jobStream !== es) return false;
+    if (e.lastEventId) view.dataset.lastEventId = e.lastEventId;
     view.dataset.streamEvents = String(Number(view.dataset.streamEvents) + 1);
     view.dataset.lastEvent = e.type;
     return true;
@@ -442,6 +510,12 @@ function openJobStream(job) {
   es.addEventListener('error', () => {
     // EventSource reconnects by itself with Last-Event-ID; the server replays exactly what was missed
     if (mine()) $('stream-state').textContent = es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting…';
+    if (mine() && es.readyState === EventSource.CLOSED && auth.key) {
+      // an expired stream token closes the stream: reopen with a fresh one from the last event this page saw
+      auth.token = null;
+      const last = view.dataset.lastEventId;
+      setTimeout(() => { if (mine()) openJobStream(job, last); }, 2000);
+    }
   });
   es.addEventListener('snapshot', onJob);
   es.addEventListener('status', onJob);
@@ -533,6 +607,7 @@ async function loadResults() {
   const id = state.jobId;
   try {
     const page = await request(`${INF}/jobs/${id}/results?limit=${RESULTS_PAGE}`);
+    await streamToken(); // the images are loaded by <img>, with the token
     if (state.jobId !== id) return;
     state.results = page.results;
     state.nextCursor = page.next_cursor;
@@ -549,6 +624,7 @@ async function loadMore() {
   button.disabled = true;
   try {
     const page = await request(`${INF}/jobs/${id}/results?limit=${RESULTS_PAGE}&cursor=${state.nextCursor}`);
+    await streamToken();
     if (state.jobId !== id) return;
     state.results.push(...page.results);
     state.nextCursor = page.next_cursor;
@@ -576,7 +652,8 @@ function resultCard(jobId, r) {
   const frame = el('div', { className: 'frame' });
   if (r.width && r.height) frame.style.aspectRatio = `${r.width} / ${r.height}`;
   const img = el('img', {
-    src: `${INF}/jobs/${jobId}/images/${r.image_index}`, alt: r.image_name, loading: 'lazy', decoding: 'async',
+    src: withParams(`${INF}/jobs/${jobId}/images/${r.image_index}`, { access_token: auth.token }),
+    alt: r.image_name, loading: 'lazy', decoding: 'async',
   });
   img.addEventListener('error', () => {
     frame.classList.add('missing');
@@ -721,6 +798,11 @@ async function main() {
     e.preventDefault();
     history.pushState({}, '', '/');
     showFromUrl();
+  });
+  setUpKeyForm();
+  $('recent-jobs').addEventListener('click', (e) => {
+    const btn = e.target.closest('button[data-job-id]');
+    if (btn) openJob(Number(btn.dataset.jobId), { push: true });
   });
   openAllJobsStream();
   showFromUrl();

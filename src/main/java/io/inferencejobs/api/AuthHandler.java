@@ -57,9 +57,18 @@ final class AuthHandler implements Handler<RoutingContext> {
           continue;
         }
         requirements.add(new Requirement(method.toUpperCase(Locale.ROOT), regex, op.getString("operationId"),
-            scopeOf(op), op.getString("operationId").startsWith("stream")));
+            scopeOf(op), acceptsStreamToken(op)));
       }
     }
+  }
+
+  /**
+   * Whether the operation takes {@code ?access_token=}: the event streams and the stored images, which browsers load
+   * through EventSource and {@code <img>}, neither of which can send an Authorization header.
+   */
+  static boolean acceptsStreamToken(JsonObject op) {
+    JsonArray params = op.getJsonArray("parameters");
+    return params != null && params.encode().contains("access_token");
   }
 
   /** The scope the operation's security requirement names; null when it has none (public). */

@@ -251,6 +251,47 @@ class WebUiIT {
         .map(b -> b.getAttribute("data-class-name")).toList();
   }
 
+  @Test
+  void aServiceThatRequiresAKeyWorksOnceTheKeyIsEntered() throws Exception {
+    String key = "webui-test-key-" + System.nanoTime();
+    String hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    java.util.Map<String, String> env = new java.util.HashMap<>(TestService.settings("webui-auth"));
+    env.put("AUTH_ENABLED", "true");
+    env.put("API_KEYS", "browser:write:" + hash);
+    Node keyed = TestService.start(env);
+    try {
+      String url = "http://127.0.0.1:" + keyed.httpPort() + "/";
+      driver.get(url);
+      WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(20));
+      // without a key the page says what it needs instead of failing silently
+      wait.until(textIs(By.id("key-message"), "This service needs an API key."));
+      driver.findElement(By.id("api-key")).sendKeys(key);
+      driver.findElement(By.id("key-save")).click();
+      wait.until(d -> !new Select(d.findElement(By.id("checkpoint"))).getOptions().isEmpty());
+      wait.until(textIs(By.id("live-state"), "live"));
+
+      driver.findElement(By.id("file-input")).sendKeys(IMAGES.resolve("dog.jpg").toAbsolutePath().toString());
+      wait.until(d -> d.findElements(By.cssSelector("#file-list li")).size() == 1);
+      driver.findElement(By.id("start-job")).click();
+      new WebDriverWait(driver, JOB_TIMEOUT).until(textIs(By.id("job-status"), "completed"));
+      // the job's progress came over its event stream, opened with a stream token
+      WebElement view = driver.findElement(By.id("job-view"));
+      assertThat(view.getAttribute("data-last-event")).isEqualTo("completed");
+      assertThat(Integer.parseInt(view.getAttribute("data-stream-events"))).isGreaterThanOrEqualTo(3);
+      // and the stored image, loaded by <img> with the token, is really there
+      WebElement img = wait.until(d -> d.findElement(By.cssSelector(".result-card img")));
+      wait.until(d -> ((Number) ((JavascriptExecutor) d).executeScript(
+          "return arguments[0].complete ? arguments[0].naturalWidth : 0", img)).intValue() == 768);
+      assertThat(img.getAttribute("src")).contains("access_token=");
+      assertThat(driver.findElements(By.cssSelector(".box-label")).stream().map(WebElement::getText).toList())
+          .anyMatch(label -> label.startsWith("dog"));
+    } finally {
+      ((JavascriptExecutor) driver).executeScript("sessionStorage.clear()");
+      keyed.close();
+    }
+  }
+
   private static String text(String id) {
     return driver.findElement(By.id(id)).getText();
   }
