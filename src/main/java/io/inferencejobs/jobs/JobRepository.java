@@ -110,12 +110,7 @@ public final class JobRepository {
         .map(rows -> {
           List<Job> jobs = new ArrayList<>();
           rows.forEach(r -> jobs.add(Job.from(r)));
-          String next = null;
-          if (jobs.size() > limit) {
-            jobs.remove(limit);
-            next = Long.toString(jobs.get(limit - 1).id());
-          }
-          return new Page<>(jobs, next);
+          return Page.of(jobs, limit, Job::id);
         });
   }
 
@@ -145,12 +140,7 @@ public final class JobRepository {
                 .put("postprocessing_time_ms", r.getDouble("postprocessing_time_ms"))
                 .put("error", r.getString("error")));
           }
-          String next = null;
-          if (items.size() > limit) {
-            items.remove(limit);
-            next = Integer.toString(items.get(limit - 1).getInteger("image_index"));
-          }
-          return new Page<>(items, next);
+          return Page.of(items, limit, r -> r.getInteger("image_index"));
         });
   }
 

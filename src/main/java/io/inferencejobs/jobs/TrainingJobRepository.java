@@ -52,12 +52,7 @@ public final class TrainingJobRepository {
         .map(rows -> {
           List<TrainingJob> items = new ArrayList<>();
           rows.forEach(r -> items.add(TrainingJob.from(r)));
-          String next = null;
-          if (items.size() > limit) {
-            items.remove(limit);
-            next = Long.toString(items.get(limit - 1).id());
-          }
-          return new Page<>(items, next);
+          return Page.of(items, limit, TrainingJob::id);
         });
   }
 
