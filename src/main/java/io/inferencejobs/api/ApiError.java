@@ -3,7 +3,6 @@ package io.inferencejobs.api;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -105,9 +104,5 @@ public final class ApiError extends RuntimeException {
     details.forEach(x -> d.add(x.toJson()));
     return new JsonObject().put("error", new JsonObject().put("code", code).put("message", getMessage())
         .put("details", d));
-  }
-
-  static List<Detail> details(Detail... d) {
-    return new ArrayList<>(List.of(d));
   }
 }

@@ -2,7 +2,6 @@ package io.inferencejobs.bench;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.OpenOptions;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
@@ -112,9 +111,5 @@ final class Http implements AutoCloseable {
   @Override
   public void close() {
     await(vertx.close());
-  }
-
-  static Buffer buffer(String s) {
-    return Buffer.buffer(s);
   }
 }

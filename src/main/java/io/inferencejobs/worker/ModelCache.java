@@ -59,12 +59,14 @@ final class ModelCache {
         return cached;
       }
       Path file = dir.resolve(sha256(key) + ".onnx");
-      Future<InferenceEngine> load = (Files.isRegularFile(file) ? Future.<Void>succeededFuture() // a stat; cheap enough for the event loop
-          : storage.download(s3, tmp(file)).compose(v -> loader.submit(() -> {
-            Files.move(tmp(file), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            return null;
-          })))
+      // the disk copy survives restarts: download only what is not there yet (file checks off the event loop)
+      Future<InferenceEngine> load = loader.submit(() -> Files.isRegularFile(file))
+          .compose(onDisk -> onDisk ? Future.<Void>succeededFuture()
+              : storage.download(s3, tmp(file)).compose(v -> loader.submit(() -> {
+                Files.move(tmp(file), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                return null;
+              })))
           .compose(v -> loader.submit(() -> {
             long t0 = System.nanoTime();
             InferenceEngine engine = InferenceEngine.load(file, options);

@@ -177,10 +177,8 @@ public final class WorkerVerticle extends VerticleBase {
       meters.chunksLeased.increment();
       process(lease).onComplete(done -> {
         if (done.failed()) {
-          MDC.put("job", Long.toString(lease.jobId()));
-          LOG.warn("job {} chunk {} failed on {} (attempt {}); it will be leased again: {}", lease.jobId(),
-              lease.chunkIndex(), workerId, lease.attempts(), done.cause().toString());
-          MDC.remove("job");
+          logForJob(lease.jobId(), () -> LOG.warn("job {} chunk {} failed on {} (attempt {}); it will be leased "
+              + "again: {}", lease.jobId(), lease.chunkIndex(), workerId, lease.attempts(), done.cause().toString()));
         }
         busy--;
         if (stopping && busy == 0 && drained != null) {
@@ -192,13 +190,18 @@ public final class WorkerVerticle extends VerticleBase {
     });
   }
 
+  /** Logs with the job id in the MDC (logback prints it; the JSON format carries it as a field). */
+  private static void logForJob(long jobId, Runnable log) {
+    try (MDC.MDCCloseable ignored = MDC.putCloseable("job", Long.toString(jobId))) {
+      log.run();
+    }
+  }
+
   // ------------------------------------------------------------------ one chunk
 
   private Future<Void> process(ChunkLease lease) {
-    MDC.put("job", Long.toString(lease.jobId()));
-    LOG.debug("job {} chunk {} [{}, {}) leased by {}", lease.jobId(), lease.chunkIndex(), lease.firstIndex(),
-        lease.endIndex(), workerId);
-    MDC.remove("job");
+    logForJob(lease.jobId(), () -> LOG.debug("job {} chunk {} [{}, {}) leased by {}", lease.jobId(),
+        lease.chunkIndex(), lease.firstIndex(), lease.endIndex(), workerId));
     return ctx.jobs().get(lease.jobId()).compose(found -> {
       if (found.isEmpty() || found.get().status().terminal()) {
         return Future.succeededFuture();
@@ -208,9 +211,7 @@ public final class WorkerVerticle extends VerticleBase {
           ? ctx.jobs().transition(job.id(), JobStatus.RUNNING, null).map(moved -> {
             moved.ifPresent(m -> {
               queued(m);
-              MDC.put("job", Long.toString(m.id()));
-              LOG.info("job {} running on {}", m.id(), workerId);
-              MDC.remove("job");
+              logForJob(m.id(), () -> LOG.info("job {} running on {}", m.id(), workerId));
             });
             return moved.orElse(job);
           })
@@ -230,10 +231,8 @@ public final class WorkerVerticle extends VerticleBase {
             .compose(v -> ctx.jobs().finishChunk(lease, workerId, ctx.config().worker().maxFailedRatio()))
             .onSuccess(finished -> finished.ifPresent(f -> {
               lastProgress.remove(f.id());
-              MDC.put("job", Long.toString(f.id()));
-              LOG.info("job {} {}: {} images, {} failed", f.id(), f.status().db(), f.totalImages(),
-                  f.failedImages());
-              MDC.remove("job");
+              logForJob(f.id(), () -> LOG.info("job {} {}: {} images, {} failed", f.id(), f.status().db(),
+                  f.totalImages(), f.failedImages()));
             }))
             .<Void>mapEmpty()
             .recover(err -> err instanceof StopChunk ? Future.succeededFuture() : Future.failedFuture(err));
