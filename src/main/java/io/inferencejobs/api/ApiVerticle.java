@@ -14,8 +14,12 @@ import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.ext.web.handler.StaticHandler;
 import io.vertx.ext.web.openapi.router.OpenAPIRoute;
 import io.vertx.ext.web.openapi.router.RequestExtractor;
+import io.vertx.ext.web.handler.HttpException;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
 import io.vertx.openapi.contract.OpenAPIContract;
+import io.vertx.openapi.contract.Operation;
+import io.vertx.openapi.validation.RequestValidator;
+import io.vertx.openapi.validation.ValidatorException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -25,36 +29,47 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The HTTP API of one node: every route comes from the OpenAPI contract, bound exactly once by operation id.
+ * The HTTP API of one node: every route comes from the OpenAPI contract, bound exactly once by operation id, and
+ * everything about an operation hangs off its route: the key check, the body, validation, the tenant's rate, the
+ * handler. The router normalises the path once and picks the route; no other code reads the path to decide anything.
  */
 public final class ApiVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ApiVerticle.class);
   public static final String CONTRACT = "openapi/inference-jobs.yaml";
-  private static final String UPLOAD_PATH = "/api/v1/test_inference/inference/upload-images";
+  static final String UPLOAD_OPERATION = "uploadImages";
+  /** The browser may run this page's own scripts and styles and load images from it, nothing else. */
+  static final String CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; "
+      + "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+      + "frame-ancestors 'none'";
 
   private final ApiContext api;
   private final StreamTokens tokens;
+  private final ConnectionGuard connections;
   private EventStreams streams;
+  private UploadSweeper sweeper;
+  private RateLimiter rates;
   private HttpServer server;
 
   public ApiVerticle(ApiContext api) {
     this.api = api;
     this.tokens = new StreamTokens(api.config().auth().tokenSecret(), api.config().auth().streamTokenSeconds());
+    var http = api.config().http();
+    this.connections = new ConnectionGuard(http.headerTimeoutSeconds(), http.maxConnections(),
+        http.maxConnectionsPerAddress());
   }
 
   /** The handlers, keyed by operation id; a test checks this matches the contract one to one. */
   Map<String, Handler<RoutingContext>> handlers() {
     if (streams == null) {
-      streams = new EventStreams(vertx, api.jobs(), api.config().http().sseHeartbeatSeconds());
+      streams = newStreams();
     }
     JobHandlers jobs = new JobHandlers(vertx, api);
     TrainingJobHandlers training = new TrainingJobHandlers(api);
     HealthHandlers health = new HealthHandlers(api);
-    UploadHandler upload = new UploadHandler(api);
+    UploadHandler upload = new UploadHandler(vertx, api, this::rateLimit);
     Map<String, Handler<RoutingContext>> h = new LinkedHashMap<>();
     h.put("healthLive", health::live);
     h.put("healthReady", health::ready);
@@ -75,17 +90,40 @@ public final class ApiVerticle extends VerticleBase {
     return h;
   }
 
+  private EventStreams newStreams() {
+    return new EventStreams(vertx, api.jobs(), api.config().http().sseHeartbeatSeconds(),
+        api.config().limits().maxStreamsPerTenant());
+  }
+
   @Override
   public Future<?> start() {
-    streams = new EventStreams(vertx, api.jobs(), api.config().http().sseHeartbeatSeconds());
+    streams = newStreams();
     api.metrics().gauge("sse_connections", "Open event streams on this node", streams::openStreams);
-    return streams.start()
+    api.metrics().gauge("http_connections", "Open HTTP connections on this node", connections::open);
+    var http = api.config().http();
+    sweeper = new UploadSweeper(vertx, api);
+    return sweeper.start()
+        .compose(v -> streams.start())
         .compose(v -> OpenAPIContract.from(vertx, CONTRACT))
         .compose(contract -> {
-          HttpServerOptions options = new HttpServerOptions().setHost(api.config().http().host())
-              .setPort(api.config().http().port()).setTcpNoDelay(true).setIdleTimeout(0);
-          return vertx.createHttpServer(options).requestHandler(router(contract))
-              .invalidRequestHandler(ApiVerticle::invalidRequest).listen();
+          int maxFiles = api.config().limits().maxFilesPerUpload();
+          HttpServerOptions options = new HttpServerOptions().setHost(http.host()).setPort(http.port())
+              .setTcpNoDelay(true).setIdleTimeout(http.idleTimeoutSeconds())
+              // with cleartext HTTP/2 upgrade on, a connection is only announced once its first request's headers
+              // have arrived: the header timeout and the connection caps need to see it when it is accepted
+              .setHttp2ClearTextEnabled(false)
+              // every file of an upload is a form field: the most files per upload must be reachable
+              .setMaxFormFields(maxFiles + 16)
+              .setMaxFormBufferedBytes(Math.max(HttpServerOptions.DEFAULT_MAX_FORM_BUFFERED_SIZE, 64 * 1024));
+          Router router = router(contract);
+          return vertx.createHttpServer(options)
+              .connectionHandler(conn -> connections.onConnection(vertx, conn))
+              .requestHandler(req -> {
+                if (connections.admit(vertx, req)) {
+                  router.handle(req);
+                }
+              })
+              .invalidRequestHandler(this::invalidRequest).listen();
         })
         .onSuccess(s -> {
           server = s;
@@ -97,34 +135,49 @@ public final class ApiVerticle extends VerticleBase {
         });
   }
 
-  /** Binds every operation of the contract to its handler, exactly once; fails on an operation without one. */
+  /**
+   * Binds every operation of the contract to its handler, exactly once; fails on an operation without one. Each
+   * operation's route runs: the key check for its security requirement, the body, validation against the contract,
+   * the tenant's rate limit, then the handler. Uploads stream their body themselves (see UploadHandler).
+   */
   Router router(OpenAPIContract contract) {
+    if (rates == null) {
+      rates = new RateLimiter(vertx, api.config().limits().ratePerSecond(), api.config().limits().rateBurst());
+    }
     RouterBuilder builder = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
     builder.rootHandler(new RequestLog());
+    builder.rootHandler(new SecurityHeaders());
+    builder.rootHandler(new CanonicalPath());
     if (!api.config().http().corsOrigins().isEmpty()) {
       builder.rootHandler(cors(api.config().http().corsOrigins()));
     }
-    // before the body handler: a request without a valid key is refused before its body is read
-    builder.rootHandler(new AuthHandler(api.config(), contract.getRawContract(), tokens));
-    builder.rootHandler(bodyHandler());
+    AuthHandler auth = new AuthHandler(api.config(), tokens);
+    BodyHandler json = BodyHandler.create(false).setBodyLimit(api.config().limits().maxJsonBodyBytes());
+    RequestValidator validator = RequestValidator.create(vertx, contract);
+    RequestExtractor extractor = RequestExtractor.withBodyHandler();
+    Handler<RoutingContext> rateLimit = this::rateLimit;
     ErrorHandler errors = new ErrorHandler();
     String contractJson = contract.getRawContract().encode();
     Map<String, Handler<RoutingContext>> handlers = handlers();
     handlers.put("getContract", ctx -> ctx.response().putHeader("Content-Type", "application/json")
         .end(contractJson));
     for (OpenAPIRoute route : builder.getRoutes()) {
-      String op = route.getOperation().getOperationId();
+      Operation operation = route.getOperation();
+      String op = operation.getOperationId();
       Handler<RoutingContext> handler = handlers.remove(op);
       if (handler == null) {
         throw new IllegalStateException("no handler for operation " + op);
       }
-      // the scopes in the contract's security requirements are enforced by AuthHandler, before the body is read
-      route.setDoSecurity(false);
-      if (op.equals("uploadImages")) {
-        // multipart: files are streamed to disk by the body handler and checked in code (see UploadHandler)
-        route.setDoValidation(false);
+      // security and validation are this route's own handlers, in this order, so that the key is checked first
+      route.setDoSecurity(false).setDoValidation(false);
+      route.addHandler(auth.forOperation(operation.getOpenAPIModel()));
+      if (op.equals(UPLOAD_OPERATION)) {
+        route.addHandler(handler);
+      } else {
+        route.addHandler(json::handle).addHandler(validate(validator, extractor, operation)).addHandler(rateLimit)
+            .addHandler(handler);
       }
-      route.addHandler(handler).addFailureHandler(errors);
+      route.addFailureHandler(errors);
     }
     if (!handlers.isEmpty()) {
       throw new IllegalStateException("handlers for operations the contract does not have: " + handlers.keySet());
@@ -143,7 +196,52 @@ public final class ApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    sweeper.stop();
     return streams.stop();
+  }
+
+  /** Validates the request against the operation in the contract, as the router builder would. */
+  private static Handler<RoutingContext> validate(RequestValidator validator, RequestExtractor extractor,
+                                                  Operation operation) {
+    return ctx -> extractor.extractValidatableRequest(ctx, operation)
+        .compose(request -> validator.validate(request, operation.getOperationId()))
+        .onSuccess(validated -> {
+          ctx.put(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST, validated);
+          ctx.next();
+        })
+        .onFailure(e -> ctx.fail(e instanceof ValidatorException ? new HttpException(400, e.getMessage(), e) : e));
+  }
+
+  /** The caller's tenant's token bucket, shared across the cluster; callers without a key have none. */
+  private void rateLimit(RoutingContext ctx) {
+    Caller caller = Caller.of(ctx);
+    if (caller == null) {
+      ctx.next();
+      return;
+    }
+    rates.acquire(caller.tenant()).onSuccess(wait -> {
+      if (wait > 0) {
+        ctx.fail(ApiError.tooManyRequests(null, "tenant '" + caller.tenant() + "' is over its rate limit; retry after "
+            + wait + " s", wait));
+      } else {
+        ctx.next();
+      }
+    }).onFailure(ctx::fail);
+  }
+
+  /** The rate limit for handlers that read their body themselves (uploads): after the key check, before the body. */
+  Future<Void> rateLimit(Caller caller) {
+    if (caller == null) {
+      return Future.succeededFuture();
+    }
+    return rates.acquire(caller.tenant()).compose(wait -> wait == 0 ? Future.succeededFuture()
+        : Future.failedFuture(ApiError.tooManyRequests(null, "tenant '" + caller.tenant() + "' is over its rate "
+            + "limit; retry after " + wait + " s", wait)));
+  }
+
+  /** Open connections on this node (for tests). */
+  public int openConnections() {
+    return connections.open();
   }
 
   public int port() {
@@ -156,9 +254,9 @@ public final class ApiVerticle extends VerticleBase {
 
   /**
    * A request the HTTP decoder refused (request line or headers too long, malformed): answered in the JSON error
-   * shape like every other error, then the connection is closed.
+   * shape like every other error, logged, and the connection is closed.
    */
-  static void invalidRequest(io.vertx.core.http.HttpServerRequest request) {
+  void invalidRequest(io.vertx.core.http.HttpServerRequest request) {
     Throwable cause = request.decoderResult().cause();
     String message = cause == null || cause.getMessage() == null ? "" : cause.getMessage();
     int status = message.startsWith("An HTTP line is larger than") ? 414
@@ -172,18 +270,19 @@ public final class ApiVerticle extends VerticleBase {
         List.of(new ApiError.Detail(status == 431 ? "headers" : "request", reason)), null);
     request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
         .putHeader("Connection", "close").end(error.toJson().encode());
+    LOG.info("{} (invalid request) {} rid=-", request.method(), status);
   }
 
   /** {@code POST /api/v1/stream-tokens}: a read-only token for event streams, for the calling key. */
   private void streamToken(RoutingContext ctx) {
-    var key = AuthHandler.principal(ctx);
+    Caller key = Caller.of(ctx);
     if (key == null) {
       throw new ApiError(404, "not_found", "authentication is off: event streams need no token", List.of(), null);
     }
     long now = System.currentTimeMillis() / 1000;
     ctx.response().setStatusCode(201).putHeader("Cache-Control", "no-store");
     Http.json(ctx, new JsonObject()
-        .put("token", tokens.issue(key.name(), now))
+        .put("token", tokens.issue(key.keyName(), key.tenant(), now))
         .put("token_type", "stream")
         .put("scope", "read")
         .put("expires_in", tokens.ttlSeconds())
@@ -211,49 +310,12 @@ public final class ApiVerticle extends VerticleBase {
   }
 
   /**
-   * A multipart body whose last part is never terminated leaves the body handler waiting for the end of that file
-   * forever, after the request itself has ended. Such a request is answered 400 shortly after its end instead.
+   * One log line per request, written when the exchange ends, with the status actually sent ({@code -} when the
+   * connection closed before any answer), its correlation id (X-Request-Id, taken from the client or made here), the
+   * key's name and, where the route names a job, the job id (also in the MDC as {@code job}, printed by logback). The
+   * end of a response also restarts the connection's header timeout.
    */
-  private void watchMultipart(RoutingContext ctx) {
-    long[] endedAt = {0};
-    long timer = vertx.setPeriodic(500, id -> {
-      if (ctx.response().ended() || ctx.get(UploadHandler.REACHED) != null) {
-        vertx.cancelTimer(id);
-      } else if (ctx.request().isEnded()) {
-        if (endedAt[0] == 0) {
-          endedAt[0] = System.nanoTime();
-        } else if (System.nanoTime() - endedAt[0] > 1_000_000_000L) {
-          vertx.cancelTimer(id);
-          ErrorHandler.reply(ctx, ApiError.badRequest("files", "malformed multipart body: a part is not terminated "
-              + "by its boundary"));
-        }
-      }
-    });
-    ctx.addEndHandler(ar -> vertx.cancelTimer(timer));
-  }
-
-  private Handler<RoutingContext> bodyHandler() {
-    BodyHandler json = BodyHandler.create(false).setBodyLimit(api.config().limits().maxJsonBodyBytes());
-    BodyHandler uploads = BodyHandler.create(api.config().dataDir().resolve("uploads-tmp").toString())
-        .setBodyLimit(api.config().limits().maxUploadBytes())
-        .setDeleteUploadedFilesOnEnd(true)
-        .setMergeFormAttributes(false);
-    return ctx -> {
-      if (ctx.request().path().equals(UPLOAD_PATH)) {
-        watchMultipart(ctx);
-        uploads.handle(ctx);
-      } else {
-        json.handle(ctx);
-      }
-    };
-  }
-
-  /**
-   * One log line per request with its correlation id (X-Request-Id, taken from the client or made here), the key's
-   * name and, where the path names a job, the job id (also in the MDC as {@code job}, printed by logback).
-   */
-  private static final class RequestLog implements io.vertx.ext.web.handler.PlatformHandler {
-    private static final Pattern JOB = Pattern.compile("/jobs/(\\d{1,19})(?:/|$)");
+  private final class RequestLog implements io.vertx.ext.web.handler.PlatformHandler {
     private static final Pattern SAFE_ID = Pattern.compile("[\\w.:-]{1,100}");
 
     @Override
@@ -264,19 +326,56 @@ public final class ApiVerticle extends VerticleBase {
       String rid = id == null || !SAFE_ID.matcher(id).matches() ? UUID.randomUUID().toString() : id;
       ctx.put("request_id", rid);
       ctx.response().putHeader("X-Request-Id", rid);
-      Matcher job = JOB.matcher(ctx.request().path());
-      String jobId = job.find() ? job.group(1) : null;
       ctx.addEndHandler(ar -> {
-        var key = AuthHandler.principal(ctx);
-        String who = key == null ? "" : " key=" + key.name();
+        connections.responded(vertx, ctx.request().connection());
+        Caller caller = Caller.of(ctx);
+        String who = caller == null ? "" : " key=" + caller.keyName();
+        String jobId = ctx.pathParam("inference_job_id");
+        if (jobId != null && !jobId.chars().allMatch(Character::isDigit)) {
+          jobId = null;
+        }
+        String status = !ctx.response().headWritten() ? "-"
+            : ctx.response().getStatusCode() + (ar.succeeded() ? "" : " (closed before the end)");
         if (jobId != null) {
           MDC.put("job", jobId);
         }
-        LOG.info("{} {} {} {} ms rid={}{}{}", ctx.request().method(), ctx.request().path(),
-            ctx.response().getStatusCode(), String.format("%.1f", (System.nanoTime() - start) / 1e6), rid, who,
-            jobId == null ? "" : " job=" + jobId);
+        LOG.info("{} {} {} {} ms rid={}{}{}", ctx.request().method(), ctx.request().path(), status,
+            String.format("%.1f", (System.nanoTime() - start) / 1e6), rid, who, jobId == null ? "" : " job=" + jobId);
         MDC.remove("job");
       });
+      ctx.next();
+    }
+  }
+
+  /**
+   * One spelling per resource: a path that the router would normalise ({@code //}, {@code .} or {@code ..} segments,
+   * percent-encoded letters) or that ends with a slash is answered 404 before anything else, as a path the contract
+   * does not have. The router and the contract validator therefore always read the same path, and a route is only
+   * ever reached by the path the contract names.
+   */
+  private static final class CanonicalPath implements io.vertx.ext.web.handler.PlatformHandler {
+    @Override
+    public void handle(RoutingContext ctx) {
+      String raw = ctx.request().path();
+      if (raw == null || !raw.equals(ctx.normalizedPath()) || (raw.length() > 1 && raw.endsWith("/"))) {
+        ErrorHandler.send(ctx, new ApiError(404, "not_found", "no such resource: paths are matched exactly (no '//', "
+            + "'.' or '..' segments, percent-encoded letters or trailing '/')", List.of(), null));
+        return;
+      }
+      ctx.next();
+    }
+  }
+
+  /** Headers every answer carries: no MIME sniffing, no framing, no referrer, and the page's content policy. */
+  private static final class SecurityHeaders implements io.vertx.ext.web.handler.PlatformHandler {
+    @Override
+    public void handle(RoutingContext ctx) {
+      ctx.response().headers()
+          .set("X-Content-Type-Options", "nosniff")
+          .set("X-Frame-Options", "DENY")
+          .set("Referrer-Policy", "no-referrer")
+          .set("Cross-Origin-Opener-Policy", "same-origin")
+          .set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
       ctx.next();
     }
   }

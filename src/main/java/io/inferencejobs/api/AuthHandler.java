@@ -9,57 +9,55 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
- * Authentication, authorisation and the per-key rate limit, before the body is read. The scope each operation needs
- * comes from the contract ({@code security: [{bearerAuth: [write]}]}; {@code security: []} is public). Requests that
- * match no operation (the UI's static files, unknown paths) pass on untouched.
+ * Authentication and authorisation. {@link #forOperation} makes the first handler of each operation's route, so the
+ * decision is taken on the route the router matched (after it normalised the path), from that operation's security
+ * requirement in the contract ({@code security: [{bearerAuth: [write]}]}; {@code security: []} is public). It runs
+ * before the body is read, so a request without a valid key is refused unread. It never waits: the per-tenant rate
+ * limit, which asks the cluster, comes after the body.
  */
-final class AuthHandler implements Handler<RoutingContext> {
-  static final String PRINCIPAL = "principal";
+final class AuthHandler {
   private static final String CHALLENGE = "Bearer realm=\"inference-jobs\"";
 
-  private record Requirement(String method, Pattern path, String operationId, Scope scope, boolean stream) {
-  }
-
-  private final List<Requirement> requirements = new ArrayList<>();
   private final boolean enabled;
   private final boolean metricsOpen;
   private final Map<String, ApiKey> byHash = new HashMap<>();
   private final Map<String, ApiKey> byName = new HashMap<>();
   private final StreamTokens tokens;
-  private final RateLimiter rates;
 
-  AuthHandler(AppConfig config, JsonObject contract, StreamTokens tokens) {
+  AuthHandler(AppConfig config, StreamTokens tokens) {
     this.enabled = config.auth().enabled();
     this.metricsOpen = config.metrics().open();
     this.tokens = tokens;
-    this.rates = new RateLimiter(config.limits().ratePerSecond(), config.limits().rateBurst());
     for (ApiKey k : config.auth().keys()) {
       byHash.put(k.sha256(), k);
       byName.put(k.name(), k);
     }
-    JsonObject paths = contract.getJsonObject("paths");
-    for (String path : paths.fieldNames()) {
-      if (!path.startsWith("/") || !(paths.getValue(path) instanceof JsonObject ops)) {
-        continue; // not a path item (the loader adds bookkeeping keys)
+  }
+
+  /** The handler that guards one operation, given its definition in the contract. */
+  Handler<RoutingContext> forOperation(JsonObject operation) {
+    String id = operation.getString("operationId");
+    Scope scope = scopeOf(operation);
+    boolean stream = acceptsStreamToken(operation);
+    boolean open = !enabled || scope == null || (id.equals("getMetrics") && metricsOpen);
+    return ctx -> {
+      if (open) {
+        ctx.next();
+        return;
       }
-      Pattern regex = Pattern.compile(path.replace(".", "\\.").replaceAll("\\{[^}]+}", "[^/]+"));
-      for (String method : ops.fieldNames()) {
-        if (!(ops.getValue(method) instanceof JsonObject op) || op.getString("operationId") == null) {
-          continue;
-        }
-        requirements.add(new Requirement(method.toUpperCase(Locale.ROOT), regex, op.getString("operationId"),
-            scopeOf(op), acceptsStreamToken(op)));
+      Caller caller = authenticate(ctx, scope, stream);
+      if (caller != null) {
+        ctx.put(Caller.KEY, caller);
+        ctx.next();
       }
-    }
+    };
   }
 
   /**
@@ -86,68 +84,44 @@ final class AuthHandler implements Handler<RoutingContext> {
     return null;
   }
 
-  /** The key (or stream token's key, with read only) of an authenticated request; null when auth is off. */
-  static ApiKey principal(RoutingContext ctx) {
-    return ctx.get(PRINCIPAL);
-  }
-
-  @Override
-  public void handle(RoutingContext ctx) {
-    Requirement req = match(ctx.request().method().name(), ctx.request().path());
-    if (req == null || !enabled || req.scope() == null || (req.operationId().equals("getMetrics") && metricsOpen)) {
-      ctx.next();
-      return;
-    }
+  /** The caller, or null after the request has been refused (401 or 403). */
+  private Caller authenticate(RoutingContext ctx, Scope scope, boolean stream) {
     String bearer = bearer(ctx.request().getHeader("Authorization"));
-    String token = req.stream() ? ctx.request().getParam("access_token") : null;
+    String token = stream ? ctx.request().getParam("access_token") : null;
     if (bearer == null && (token == null || token.isEmpty())) {
       refuse(ctx, unauthorized("an API key is required: Authorization: Bearer <key>"
-          + (req.stream() ? " or ?access_token=<stream token>" : ""), false));
-      return;
+          + (stream ? " or ?access_token=<stream token>" : ""), false));
+      return null;
     }
-    ApiKey principal = bearer == null ? null : byHash.get(Auth.hash(bearer));
-    if (principal == null && req.stream()) {
+    ApiKey key = bearer == null ? null : byHash.get(Auth.hash(bearer));
+    Caller caller = key == null ? null : new Caller(key.name(), key.tenant(), key.scopes(), key.admin());
+    if (caller == null && stream) {
       String candidate = token != null && !token.isEmpty() ? token : bearer;
       StreamTokens.Verdict v = tokens.verify(candidate, System.currentTimeMillis() / 1000);
       if (v.problem() != null) {
         refuse(ctx, unauthorized(v.problem(), true));
-        return;
+        return null;
       }
       ApiKey owner = byName.get(v.keyName());
-      if (owner == null) {
-        refuse(ctx, unauthorized("the key this token was issued to no longer exists", true));
-        return;
+      if (owner == null || !owner.tenant().equals(v.tenant())) {
+        refuse(ctx, unauthorized("the key this token was issued to no longer exists in its tenant", true));
+        return null;
       }
-      principal = new ApiKey(owner.name(), Set.of(Scope.READ), owner.sha256());
+      // a token reads, and sees what its key sees
+      caller = new Caller(owner.name(), owner.tenant(), Set.of(Scope.READ), owner.admin());
     }
-    if (principal == null) {
+    if (caller == null) {
       refuse(ctx, unauthorized("unknown API key", true));
-      return;
+      return null;
     }
-    if (!principal.allows(req.scope())) {
-      String reason = "key '" + principal.name() + "' lacks the " + req.scope().name().toLowerCase(Locale.ROOT)
+    if (!caller.allows(scope)) {
+      String reason = "key '" + caller.keyName() + "' lacks the " + scope.name().toLowerCase(Locale.ROOT)
           + " scope this operation needs";
       refuse(ctx, new ApiError(403, "forbidden", reason, List.of(new ApiError.Detail("Authorization", reason)),
           null));
-      return;
+      return null;
     }
-    int wait = rates.acquire(principal.name(), System.nanoTime());
-    if (wait > 0) {
-      refuse(ctx, ApiError.tooManyRequests(null, "key '" + principal.name() + "' is over its rate limit; retry after "
-          + wait + " s", wait));
-      return;
-    }
-    ctx.put(PRINCIPAL, principal);
-    ctx.next();
-  }
-
-  private Requirement match(String method, String path) {
-    for (Requirement r : requirements) {
-      if (r.method().equals(method) && r.path().matcher(path).matches()) {
-        return r;
-      }
-    }
-    return null;
+    return caller;
   }
 
   private static String bearer(String header) {

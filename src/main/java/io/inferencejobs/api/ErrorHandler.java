@@ -34,13 +34,27 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     reply(ctx, error);
   }
 
-  /** Sends the error with its headers (Retry-After, WWW-Authenticate). */
+  /**
+   * Sends the error with its headers (Retry-After, WWW-Authenticate). A request whose body has not been read (refused
+   * before it) closes its connection after the answer, so that the rest of the body is never read.
+   */
   public static void reply(RoutingContext ctx, ApiError error) {
+    if (unreadBody(ctx.request())) {
+      ctx.response().putHeader("Connection", "close");
+    }
     if (error.retryAfterSeconds() != null) {
       ctx.response().putHeader("Retry-After", Integer.toString(error.retryAfterSeconds()));
     }
     error.headers().forEach(ctx.response()::putHeader);
     send(ctx, error);
+  }
+
+  private static boolean unreadBody(io.vertx.core.http.HttpServerRequest request) {
+    if (request.isEnded()) {
+      return false;
+    }
+    String length = request.getHeader("Content-Length");
+    return request.headers().contains("Transfer-Encoding") || (length != null && !length.trim().equals("0"));
   }
 
   public static void send(RoutingContext ctx, ApiError error) {
@@ -65,6 +79,9 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     }
     if (failure instanceof BoundedExecutor.Overloaded o) {
       return ApiError.unavailable(o.getMessage() + "; retry later", 2);
+    }
+    if (failure instanceof io.vertx.core.http.ConnectionPoolTooBusyException) {
+      return ApiError.unavailable("the database connection pool is busy; retry later", 2);
     }
     if (failure instanceof HttpException http) {
       if (http.getCause() instanceof ValidatorException v) {

@@ -4,6 +4,7 @@ import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.bus.JobEvent;
 import io.inferencejobs.jobs.Job;
 import io.inferencejobs.jobs.JobRepository;
+import io.inferencejobs.jobs.TenantFilter;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
@@ -24,11 +25,16 @@ import java.util.Set;
 /**
  * Server-Sent Events. One event-bus consumer per node fans every persisted job event out to this node's open streams.
  * A stream first catches up from PostgreSQL (snapshot, or the events after Last-Event-ID), then goes live; events
- * that arrive while it catches up are held and de-duplicated by id, so a client sees each event once, in order.
+ * that arrive while it catches up are held and de-duplicated by id, so a client sees each event once, in order. A
+ * stream shows only jobs its caller may see, and each tenant holds at most {@code maxStreamsPerTenant} streams on the
+ * node. A stream is registered (and counted) the moment it is asked for, before anything asynchronous, and released
+ * by the exchange's end handler, so a client that leaves early leaks nothing.
  */
 public final class EventStreams {
   private static final Logger LOG = LoggerFactory.getLogger(EventStreams.class);
   static final int RETRY_MS = 2000;
+  /** What a tenant at its stream limit is told to wait. */
+  static final int RETRY_AFTER_FULL = 5;
   private static final int REPLAY_PAGE = 1000;
 
   private final Vertx vertx;
@@ -36,13 +42,17 @@ public final class EventStreams {
   private final long heartbeatMs;
   private final Map<Long, Set<JobConnection>> byJob = new HashMap<>();
   private final Set<AllConnection> allJobs = new HashSet<>();
+  private final Map<String, Integer> perTenant = new HashMap<>();
+  private final int maxStreamsPerTenant;
   private MessageConsumer<JsonObject> consumer;
   private long heartbeatTimer = -1;
+  private int registered;
 
-  public EventStreams(Vertx vertx, JobRepository jobs, int heartbeatSeconds) {
+  public EventStreams(Vertx vertx, JobRepository jobs, int heartbeatSeconds, int maxStreamsPerTenant) {
     this.vertx = vertx;
     this.jobs = jobs;
     this.heartbeatMs = heartbeatSeconds * 1000L;
+    this.maxStreamsPerTenant = maxStreamsPerTenant;
   }
 
   /** Registers the node's one bus consumer and the heartbeat timer; call on the API verticle's context. */
@@ -59,9 +69,9 @@ public final class EventStreams {
     return consumer == null ? Future.succeededFuture() : consumer.unregister();
   }
 
-  /** Open streams on this node (for metrics and tests). */
+  /** Streams on this node, from the request until the exchange ends (for metrics and tests). */
   public int openStreams() {
-    return byJob.values().stream().mapToInt(Set::size).sum() + allJobs.size();
+    return registered;
   }
 
   private void dispatch(JobEvent event) {
@@ -95,24 +105,27 @@ public final class EventStreams {
   void jobStream(RoutingContext ctx) {
     long jobId = Params.pathLong(ctx, "inference_job_id");
     Long lastSeq = lastEventId(ctx);
+    TenantFilter visible = Caller.filter(ctx);
+    JobConnection conn = new JobConnection(ctx, jobId);
+    if (!conn.register()) {
+      return;
+    }
     jobs.get(jobId).onSuccess(found -> {
-      if (found.isEmpty()) {
+      if (conn.closed) {
+        return; // the client left while the job was looked up
+      }
+      if (found.isEmpty() || !visible.sees(found.get().tenant())) {
         ctx.fail(ApiError.notFound("inference_job_id", "inference job " + jobId + " does not exist"));
         return;
       }
-      JobConnection conn = new JobConnection(ctx.response(), jobId);
       byJob.computeIfAbsent(jobId, k -> new HashSet<>()).add(conn);
-      conn.open(() -> {
-        Set<JobConnection> set = byJob.get(jobId);
-        if (set != null) {
-          set.remove(conn);
-          if (set.isEmpty()) {
-            byJob.remove(jobId);
-          }
-        }
-      });
+      conn.open();
       conn.catchUp(found.get(), lastSeq);
-    }).onFailure(ctx::fail);
+    }).onFailure(err -> {
+      if (!conn.closed) {
+        ctx.fail(err);
+      }
+    });
   }
 
   // ------------------------------------------------------------------ all-jobs stream
@@ -120,9 +133,12 @@ public final class EventStreams {
   void allJobsStream(RoutingContext ctx) {
     Long trainingJobId = Params.queryLong(ctx, "training_job_id");
     Long lastId = lastEventId(ctx);
-    AllConnection conn = new AllConnection(ctx.response(), trainingJobId);
+    AllConnection conn = new AllConnection(ctx, trainingJobId, Caller.filter(ctx));
+    if (!conn.register()) {
+      return;
+    }
     allJobs.add(conn);
-    conn.open(() -> allJobs.remove(conn));
+    conn.open();
     conn.catchUp(lastId);
   }
 
@@ -142,33 +158,55 @@ public final class EventStreams {
     }
   }
 
-  /** The parts every stream shares: headers, framing, keep-alive, close. */
+  /** The parts every stream shares: registration, headers, framing, keep-alive, close. */
   private abstract class Connection {
+    final RoutingContext ctx;
     final HttpServerResponse response;
+    final String tenant;
     long lastWrite = System.currentTimeMillis();
     boolean live;
     boolean closed;
     final List<JobEvent> held = new ArrayList<>();
 
-    Connection(HttpServerResponse response) {
-      this.response = response;
+    Connection(RoutingContext ctx) {
+      this.ctx = ctx;
+      this.response = ctx.response();
+      String t = Caller.tenant(ctx);
+      this.tenant = t == null ? "" : t;
     }
 
-    void open(Runnable onClose) {
+    /**
+     * Counts the stream against its tenant and arranges its release when the exchange ends (however it ends). False,
+     * with the request answered 429, when the tenant already holds its most streams on this node.
+     */
+    boolean register() {
+      int held = perTenant.getOrDefault(tenant, 0);
+      if (maxStreamsPerTenant > 0 && held >= maxStreamsPerTenant) {
+        ctx.fail(ApiError.tooManyRequests(null, (tenant.isEmpty() ? "this service" : "tenant '" + tenant + "'")
+            + " already has " + held + " open event streams on this node, the most it may have", RETRY_AFTER_FULL));
+        return false;
+      }
+      perTenant.put(tenant, held + 1);
+      registered++;
+      ctx.addEndHandler(ar -> {
+        closed = true;
+        registered--;
+        perTenant.computeIfPresent(tenant, (k, n) -> n <= 1 ? null : n - 1);
+        unlink();
+      });
+      return true;
+    }
+
+    /** Removes the stream from the node's fan-out. */
+    abstract void unlink();
+
+    void open() {
       response.setStatusCode(200)
           .putHeader("Content-Type", "text/event-stream; charset=utf-8")
           .putHeader("Cache-Control", "no-cache")
           .putHeader("X-Accel-Buffering", "no")
           .putHeader("Connection", "keep-alive")
           .setChunked(true);
-      response.closeHandler(v -> {
-        closed = true;
-        onClose.run();
-      });
-      response.endHandler(v -> {
-        closed = true;
-        onClose.run();
-      });
       write("retry: " + RETRY_MS + "\n\n");
     }
 
@@ -222,9 +260,20 @@ public final class EventStreams {
     long lastSeq;
     boolean fetching;
 
-    JobConnection(HttpServerResponse response, long jobId) {
-      super(response);
+    JobConnection(RoutingContext ctx, long jobId) {
+      super(ctx);
       this.jobId = jobId;
+    }
+
+    @Override
+    void unlink() {
+      Set<JobConnection> set = byJob.get(jobId);
+      if (set != null) {
+        set.remove(this);
+        if (set.isEmpty()) {
+          byJob.remove(jobId);
+        }
+      }
     }
 
     void catchUp(Job job, Long fromSeq) {
@@ -302,16 +351,23 @@ public final class EventStreams {
 
   private final class AllConnection extends Connection {
     final Long trainingJobId;
+    final TenantFilter visible;
     long lastId;
 
-    AllConnection(HttpServerResponse response, Long trainingJobId) {
-      super(response);
+    AllConnection(RoutingContext ctx, Long trainingJobId, TenantFilter visible) {
+      super(ctx);
       this.trainingJobId = trainingJobId;
+      this.visible = visible;
+    }
+
+    @Override
+    void unlink() {
+      allJobs.remove(this);
     }
 
     void catchUp(Long fromId) {
       Future<Long> start = fromId != null ? Future.succeededFuture(fromId)
-          : jobs.lastEventId().compose(last -> jobs.list(trainingJobId, null, null, 0, 50).map(page -> {
+          : jobs.lastEventId().compose(last -> jobs.list(visible, trainingJobId, null, null, 0, 50).map(page -> {
             send(last, "snapshot", new JsonObject().put("jobs",
                 new JsonArray(page.items().stream().map(Job::toJson).toList())));
             return last;
@@ -327,7 +383,7 @@ public final class EventStreams {
     }
 
     private Future<Void> replay() {
-      return jobs.statusEventsAfter(trainingJobId, lastId, REPLAY_PAGE).compose(events -> {
+      return jobs.statusEventsAfter(visible, trainingJobId, lastId, REPLAY_PAGE).compose(events -> {
         events.forEach(this::deliver);
         if (events.size() == REPLAY_PAGE && !closed) {
           return replay();
@@ -346,7 +402,7 @@ public final class EventStreams {
       if (closed || e.id() <= lastId) {
         return;
       }
-      if (trainingJobId != null && e.trainingJobId() != trainingJobId) {
+      if ((trainingJobId != null && e.trainingJobId() != trainingJobId) || !visible.sees(e.tenant())) {
         return;
       }
       lastId = e.id();

@@ -6,15 +6,16 @@ import io.inferencejobs.jobs.Job;
 import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.JobStatus;
 import io.inferencejobs.jobs.NewJob;
+import io.inferencejobs.jobs.TenantFilter;
 import io.inferencejobs.jobs.TrainingJob;
 import io.inferencejobs.storage.S3Uri;
+import io.inferencejobs.support.BoundedExecutor;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.pgclient.PgException;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -53,21 +54,14 @@ final class JobHandlers {
     Params.rejectNul(body, "");
     String idempotencyKey = Params.header(ctx, "Idempotency-Key");
     String hash = sha256(canonical(body));
-    var key = AuthHandler.principal(ctx);
-    String owner = key == null ? null : key.name();
+    Caller caller = Caller.of(ctx);
+    String tenant = Caller.tenant(ctx);
+    Access access = new Access(Caller.filter(ctx), Caller.unrestricted(ctx));
     JsonObject input = body.getJsonObject("input_data");
     long trainingJobId = body.getLong("training_job_id");
+    // a replay is answered before anything is resolved again
     Future<Optional<Job>> replay = idempotencyKey == null ? Future.succeededFuture(Optional.empty())
-        : api.jobs().requestHashOf(idempotencyKey).compose(stored -> {
-          if (stored.isEmpty()) {
-            return Future.succeededFuture(Optional.empty());
-          }
-          if (!stored.get().equals(hash)) {
-            return Future.failedFuture(ApiError.conflict("Idempotency-Key",
-                "this key was already used with a different request body"));
-          }
-          return api.jobs().findByIdempotencyKey(idempotencyKey);
-        });
+        : api.jobs().findByIdempotencyKey(tenant, idempotencyKey, hash);
     replay.compose(existing -> {
       if (existing.isPresent()) {
         return Future.succeededFuture(existing.get());
@@ -78,8 +72,8 @@ final class JobHandlers {
               ApiError.notFound("training_job_id", "training job " + trainingJobId + " does not exist"))))
           .compose(tj -> {
             // the checkpoint and the images are looked up in S3 at the same time
-            Future<S3Uri> checkpoint = resolveCheckpoint(tj, body.getString("checkpoint_path"));
-            Future<List<ImageRef>> sources = resolveImages(source, input);
+            Future<S3Uri> checkpoint = resolveCheckpoint(tj, body.getString("checkpoint_path"), access);
+            Future<List<ImageRef>> sources = resolveImages(source, input, access);
             return Future.all(checkpoint, sources).compose(both -> {
               List<ImageRef> images = sources.result();
               if ("single".equals(body.getString("inference_type")) && images.size() != 1) {
@@ -88,32 +82,31 @@ final class JobHandlers {
               }
               NewJob job = new NewJob(trainingJobId, body.getString("checkpoint_path"),
                   checkpoint.result().toString(), body.getString("inference_type"), tj.taskType(), withDefaults(input),
-                  idempotencyKey, hash, owner);
+                  idempotencyKey, hash, caller == null ? null : caller.keyName(), tenant);
               return api.jobs().create(job, images, api.config().worker().chunkSize(),
-                      api.config().limits().maxActiveJobsPerKey())
-                  .recover(err -> {
-                    if (idempotencyKey != null && err instanceof PgException pg && "23505".equals(pg.getSqlState())) {
-                      return api.jobs().findByIdempotencyKey(idempotencyKey).map(Optional::orElseThrow);
-                    }
-                    if (err instanceof JobRepository.TooManyActiveJobs tooMany) {
-                      return Future.failedFuture(ApiError.tooManyRequests(null, tooMany.getMessage()
-                          + "; retry when one has finished", ACTIVE_JOBS_RETRY_SECONDS));
-                    }
-                    return Future.failedFuture(err);
-                  });
+                  api.config().limits().maxActiveJobsPerTenant());
             });
           });
-    }).onSuccess(job -> {
-      vertx.eventBus().publish(Addresses.JOBS_WORK, job.id());
-      ctx.response().setStatusCode(201).putHeader("Location", Job.BASE + job.id());
-      Http.json(ctx, job.toJson());
-    }).onFailure(ctx::fail);
+    }).recover(err -> Future.failedFuture(
+        err instanceof JobRepository.IdempotencyConflict c ? ApiError.conflict("Idempotency-Key", c.getMessage())
+            : err instanceof JobRepository.TooManyActiveJobs tooMany ? ApiError.tooManyRequests(null,
+                tooMany.getMessage() + "; retry when one has finished", ACTIVE_JOBS_RETRY_SECONDS)
+            : err))
+        .onSuccess(job -> {
+          vertx.eventBus().publish(Addresses.JOBS_WORK, job.id());
+          ctx.response().setStatusCode(201).putHeader("Location", Job.BASE + job.id());
+          Http.json(ctx, job.toJson());
+        }).onFailure(ctx::fail);
+  }
+
+  /** What a request may read: whose uploads, and whether any object of the allowed buckets. */
+  private record Access(TenantFilter tenant, boolean anyObject) {
   }
 
   void list(RoutingContext ctx) {
     int limit = Params.queryInt(ctx, "limit", 100);
-    api.jobs().list(Params.queryLong(ctx, "training_job_id"), Params.queryString(ctx, "status"), Params.cursor(ctx),
-            Params.queryInt(ctx, "skip", 0), limit)
+    api.jobs().list(Caller.filter(ctx), Params.queryLong(ctx, "training_job_id"), Params.queryString(ctx, "status"),
+            Params.cursor(ctx), Params.queryInt(ctx, "skip", 0), limit)
         .onSuccess(page -> Http.json(ctx, new JsonObject()
             .put("jobs", new JsonArray(page.items().stream().map(Job::toJson).toList()))
             .put("next_cursor", page.nextCursor())))
@@ -122,7 +115,7 @@ final class JobHandlers {
 
   void get(RoutingContext ctx) {
     long id = Params.pathLong(ctx, "inference_job_id");
-    job(id).onSuccess(job -> Http.json(ctx, job.toJson())).onFailure(ctx::fail);
+    job(ctx, id).onSuccess(job -> Http.json(ctx, job.toJson())).onFailure(ctx::fail);
   }
 
   void results(RoutingContext ctx) {
@@ -130,7 +123,7 @@ final class JobHandlers {
     int limit = Params.queryInt(ctx, "limit", 100);
     Long cursor = Params.cursor(ctx);
     int after = cursor == null ? -1 : (int) Math.min(Integer.MAX_VALUE, cursor);
-    job(id).compose(job -> api.jobs().results(id, after, Params.queryInt(ctx, "skip", 0), limit)
+    job(ctx, id).compose(job -> api.jobs().results(id, after, Params.queryInt(ctx, "skip", 0), limit)
             .map(page -> new JsonObject()
                 .put("inference_job_id", job.id())
                 .put("training_job_id", job.trainingJobId())
@@ -146,9 +139,10 @@ final class JobHandlers {
 
   void cancel(RoutingContext ctx) {
     long id = Params.pathLong(ctx, "inference_job_id");
-    api.jobs().transition(id, JobStatus.CANCELLED, "cancelled on request")
+    // the caller must see the job before it may touch it: another tenant's job answers 404 like a missing one
+    job(ctx, id).compose(visible -> api.jobs().transition(id, JobStatus.CANCELLED, "cancelled on request"))
         .compose(moved -> moved.isPresent() ? Future.succeededFuture(moved.get())
-            : job(id).compose(job -> Future.<Job>failedFuture(ApiError.conflict("status",
+            : job(ctx, id).compose(job -> Future.<Job>failedFuture(ApiError.conflict("status",
                 "job " + id + " is already " + job.status().db() + " and cannot be cancelled"))))
         .onSuccess(job -> {
           ctx.response().setStatusCode(202);
@@ -157,25 +151,35 @@ final class JobHandlers {
         .onFailure(ctx::fail);
   }
 
+  /**
+   * The stored input image, served only when its bytes decode as an image (a model file named as an image, or bytes
+   * behind an image signature, are refused), with nosniff (set for every answer) so no browser guesses otherwise.
+   */
   void image(RoutingContext ctx) {
     long id = Params.pathLong(ctx, "inference_job_id");
     int index = Params.pathLong(ctx, "image_index").intValue();
-    api.jobs().image(id, index)
+    job(ctx, id).compose(job -> api.jobs().image(id, index))
         .compose(ref -> ref.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
             ApiError.notFound("image_index", "job " + id + " has no image " + index))))
-        .compose(ref -> api.storage().getBytes(S3Uri.parse(ref.s3Uri()).orElseThrow()))
-        .onSuccess(bytes -> ctx.response()
-            .putHeader("Content-Type", ImageTypes.sniff(bytes).map(ImageTypes.ImageType::contentType)
-                .orElse("application/octet-stream"))
+        .compose(ref -> api.storage().getBytes(S3Uri.parse(ref.s3Uri()).orElseThrow())
+            .recover(err -> Future.failedFuture(err instanceof BoundedExecutor.Overloaded ? err
+                : ApiError.notFound("image_index", "image " + index + " of job " + id + " cannot be read"))))
+        .compose(bytes -> api.io().submit(() -> ImageTypes.decodes(bytes).map(type -> Map.entry(type, bytes))
+            .orElseThrow(() -> ApiError.unprocessable("image_index", "image " + index + " of job " + id
+                + " does not decode as an image; it is not served"))))
+        .onSuccess(image -> ctx.response()
+            .putHeader("Content-Type", image.getKey().contentType())
             .putHeader("Cache-Control", "private, max-age=3600")
-            .end(io.vertx.core.buffer.Buffer.buffer(bytes)))
-        .onFailure(err -> ctx.fail(err instanceof ApiError ? err
-            : ApiError.notFound("image_index", "image " + index + " of job " + id + " cannot be read")));
+            .end(io.vertx.core.buffer.Buffer.buffer(image.getValue())))
+        .onFailure(ctx::fail);
   }
 
-  private Future<Job> job(long id) {
-    return api.jobs().get(id).compose(j -> j.map(Future::succeededFuture).orElseGet(() ->
-        Future.failedFuture(ApiError.notFound("inference_job_id", "inference job " + id + " does not exist"))));
+  /** The job, if the caller may see it; otherwise 404, the same as for a job that does not exist. */
+  private Future<Job> job(RoutingContext ctx, long id) {
+    TenantFilter visible = Caller.filter(ctx);
+    return api.jobs().get(id).compose(j -> j.filter(job -> visible.sees(job.tenant())).map(Future::succeededFuture)
+        .orElseGet(() -> Future.failedFuture(ApiError.notFound("inference_job_id",
+            "inference job " + id + " does not exist"))));
   }
 
   /** Exactly one image source; returns its field name. */
@@ -193,7 +197,11 @@ final class JobHandlers {
     return present.get(0);
   }
 
-  private Future<S3Uri> resolveCheckpoint(TrainingJob tj, String checkpoint) {
+  /**
+   * {@code pretrained}, a checkpoint registered on the training job, or (admin keys only) an {@code s3://} object of
+   * an allowed bucket. Registering a checkpoint is an admin act, so a write key runs only models an admin vetted.
+   */
+  private Future<S3Uri> resolveCheckpoint(TrainingJob tj, String checkpoint, Access access) {
     S3Uri uri;
     if ("pretrained".equals(checkpoint)) {
       uri = new S3Uri(api.storage().bucket(), api.config().pretrained().s3Key());
@@ -202,8 +210,12 @@ final class JobHandlers {
           "checkpoint '" + checkpoint + "' of training job " + tj.id() + " is not a valid s3:// URI"));
     } else {
       uri = S3Uri.parse(checkpoint).filter(u -> !u.key().isEmpty()).orElseThrow(() -> ApiError.badRequest(
-          "checkpoint_path", "must be \"pretrained\", a checkpoint name of the training job, or s3://bucket/key; got '"
-              + checkpoint + "'"));
+          "checkpoint_path", "must be \"pretrained\", a checkpoint name of the training job, or s3://bucket/key "
+              + "(without empty, . or .. segments); got '" + checkpoint + "'"));
+      if (!access.anyObject()) {
+        throw ApiError.forbidden("checkpoint_path", "running an s3:// object as a model needs the admin scope; name "
+            + "one of the training job's checkpoints (registered by an admin) or \"pretrained\"");
+      }
     }
     allowedBucket(uri, "checkpoint_path");
     Long seen = checkpointsSeen.get(uri.toString());
@@ -231,15 +243,46 @@ final class JobHandlers {
     }
   }
 
-  private Future<List<ImageRef>> resolveImages(String source, JsonObject input) {
+  /** Under one of the prefixes every write key may read (s3.shared_inputs). */
+  private boolean shared(S3Uri uri) {
+    return api.config().s3().sharedInputs().stream().anyMatch(uri::under);
+  }
+
+  private static ApiError notReadable(String field) {
+    return ApiError.forbidden(field, "keys without the admin scope read images from their own uploads "
+        + "(inference_session_id, or the s3:// URIs an upload returned) or from the shared inputs (s3.shared_inputs)");
+  }
+
+  /** The upload session a prefix lies in ({@code s3://<own bucket>/inference/<session>/...}), if it names one. */
+  private Optional<UUID> sessionOf(S3Uri prefix) {
+    String[] parts = prefix.key().split("/", 3);
+    if (!prefix.bucket().equals(api.storage().bucket()) || parts.length < 3 || !parts[0].equals("inference")) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(UUID.fromString(parts[1]));
+    } catch (IllegalArgumentException e) {
+      return Optional.empty();
+    }
+  }
+
+  private Future<List<ImageRef>> resolveImages(String source, JsonObject input, Access access) {
     int max = api.config().limits().maxImagesPerJob();
     Future<List<ImageRef>> refs = switch (source) {
       case "image_paths_s3" -> {
+        String field = "input_data.image_paths_s3";
         String text = input.getString("image_paths_s3");
-        S3Uri prefix = S3Uri.parse(text).orElseThrow(() -> ApiError.badRequest("input_data.image_paths_s3",
-            "must be an s3://bucket/prefix URI; got '" + text + "'"));
-        allowedBucket(prefix, "input_data.image_paths_s3");
-        yield api.storage().listKeys(prefix, max).map(keys -> {
+        S3Uri prefix = S3Uri.parse(text).orElseThrow(() -> ApiError.badRequest(field,
+            "must be an s3://bucket/prefix URI without empty, . or .. segments; got '" + text + "'"));
+        allowedBucket(prefix, field);
+        Future<Void> readable = Future.succeededFuture();
+        if (!access.anyObject() && !shared(prefix)) {
+          Optional<UUID> session = sessionOf(prefix);
+          readable = session.isEmpty() ? Future.failedFuture(notReadable(field))
+              : api.uploads().visibleSession(access.tenant(), session.get()).compose(mine -> mine
+                  ? Future.<Void>succeededFuture() : Future.failedFuture(notReadable(field)));
+        }
+        yield readable.compose(ok -> api.storage().listKeys(prefix, max)).map(keys -> {
           List<ImageRef> out = new ArrayList<>();
           for (String key : keys) {
             if (ImageTypes.hasImageExtension(key)) {
@@ -248,8 +291,7 @@ final class JobHandlers {
             }
           }
           if (out.isEmpty()) {
-            throw ApiError.unprocessable("input_data.image_paths_s3", "no images (.jpg, .jpeg, .png, .bmp, .webp) "
-                + "under " + prefix);
+            throw ApiError.unprocessable(field, "no images (.jpg, .jpeg, .png, .bmp, .webp) under " + prefix);
           }
           return out;
         });
@@ -257,29 +299,42 @@ final class JobHandlers {
       case "image_uris" -> {
         JsonArray uris = input.getJsonArray("image_uris");
         List<ImageRef> out = new ArrayList<>();
+        List<String> unshared = new ArrayList<>();
         for (int i = 0; i < uris.size(); i++) {
           Object v = uris.getValue(i);
           int at = i;
           S3Uri u = S3Uri.parse(v instanceof String s ? s : null).filter(x -> !x.key().isEmpty())
               .orElseThrow(() -> ApiError.badRequest("input_data.image_uris[" + at + "]",
-                  "must be an s3://bucket/key URI; got '" + v + "'"));
+                  "must be an s3://bucket/key URI without empty, . or .. segments; got '" + v + "'"));
           allowedBucket(u, "input_data.image_uris[" + at + "]");
           out.add(new ImageRef(i, u.toString(), u.fileName()));
+          if (!access.anyObject() && !shared(u)) {
+            unshared.add(u.toString());
+          }
         }
-        yield Future.succeededFuture(out);
+        yield unshared.isEmpty() ? Future.succeededFuture(out)
+            : api.uploads().visibleFiles(access.tenant(), unshared).compose(mine -> {
+              for (ImageRef r : out) {
+                if (unshared.contains(r.s3Uri()) && !mine.contains(r.s3Uri())) {
+                  return Future.failedFuture(notReadable("input_data.image_uris[" + r.index() + "]"));
+                }
+              }
+              return Future.succeededFuture(out);
+            });
       }
       default -> {
+        String field = "input_data.inference_session_id";
         String text = input.getString("inference_session_id");
         UUID session;
         try {
           session = UUID.fromString(text);
         } catch (IllegalArgumentException e) {
-          throw ApiError.badRequest("input_data.inference_session_id", "must be a UUID; got '" + text + "'");
+          throw ApiError.badRequest(field, "must be a UUID; got '" + text + "'");
         }
-        yield api.uploads().files(session).map(files -> {
+        // another tenant's session is, to this caller, a session that does not exist
+        yield api.uploads().files(access.tenant(), session).map(files -> {
           if (files.isEmpty()) {
-            throw ApiError.unprocessable("input_data.inference_session_id",
-                "inference session " + session + " has no uploaded images");
+            throw ApiError.notFound(field, "inference session " + session + " does not exist");
           }
           return files;
         });
@@ -294,8 +349,9 @@ final class JobHandlers {
         return Future.succeededFuture(list);
       }
       // images that came through the upload API keep the name their owner gave them
-      return api.uploads().originalNames(list.stream().map(ImageRef::s3Uri).toList()).map(names -> list.stream()
-          .map(r -> new ImageRef(r.index(), r.s3Uri(), names.getOrDefault(r.s3Uri(), r.name()))).toList());
+      return api.uploads().originalNames(access.tenant(), list.stream().map(ImageRef::s3Uri).toList())
+          .map(names -> list.stream()
+              .map(r -> new ImageRef(r.index(), r.s3Uri(), names.getOrDefault(r.s3Uri(), r.name()))).toList());
     });
   }
 

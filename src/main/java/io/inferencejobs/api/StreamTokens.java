@@ -14,7 +14,8 @@ import java.util.Optional;
 /**
  * Short-lived, HMAC-signed tokens for Server-Sent Events: EventSource cannot send an Authorization header, so a client
  * trades its key for a token ({@code POST /api/v1/stream-tokens}) and passes it as {@code ?access_token=}. A token
- * names the key it was issued to and only ever grants read. Form: {@code base64url(json).base64url(hmac)}.
+ * names the key it was issued to and that key's tenant, and only ever grants read. Form:
+ * {@code base64url(json).base64url(hmac)}.
  */
 public final class StreamTokens {
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
@@ -32,9 +33,10 @@ public final class StreamTokens {
     return ttlSeconds;
   }
 
-  /** A token for {@code keyName}, valid until {@code nowEpochSeconds + ttl}. */
-  public String issue(String keyName, long nowEpochSeconds) {
-    return sign(new JsonObject().put("sub", keyName).put("scope", "read").put("exp", nowEpochSeconds + ttlSeconds));
+  /** A token for {@code keyName} of {@code tenant}, valid until {@code nowEpochSeconds + ttl}. */
+  public String issue(String keyName, String tenant, long nowEpochSeconds) {
+    return sign(new JsonObject().put("sub", keyName).put("tnt", tenant).put("scope", "read")
+        .put("exp", nowEpochSeconds + ttlSeconds));
   }
 
   /** Signs any claims; tests use it to make expired tokens. */
@@ -43,24 +45,24 @@ public final class StreamTokens {
     return payload + "." + B64.encodeToString(mac(payload));
   }
 
-  /** Why a token is refused, or the key name it was issued to. */
-  public record Verdict(String keyName, String problem) {
+  /** Why a token is refused, or the key name and tenant it was issued to. */
+  public record Verdict(String keyName, String tenant, String problem) {
   }
 
   public Verdict verify(String token, long nowEpochSeconds) {
     int dot = token.lastIndexOf('.');
     if (dot <= 0 || token.length() > 2000) {
-      return new Verdict(null, "malformed token");
+      return new Verdict(null, null, "malformed token");
     }
     String payload = token.substring(0, dot);
     byte[] signature;
     try {
       signature = B64D.decode(token.substring(dot + 1));
     } catch (IllegalArgumentException e) {
-      return new Verdict(null, "malformed token");
+      return new Verdict(null, null, "malformed token");
     }
     if (!MessageDigest.isEqual(signature, mac(payload))) {
-      return new Verdict(null, "token signature does not verify");
+      return new Verdict(null, null, "token signature does not verify");
     }
     Optional<JsonObject> claims;
     try {
@@ -69,13 +71,14 @@ public final class StreamTokens {
       claims = Optional.empty();
     }
     if (claims.isEmpty() || !(claims.get().getValue("exp") instanceof Number exp)
-        || !(claims.get().getValue("sub") instanceof String sub) || !"read".equals(claims.get().getValue("scope"))) {
-      return new Verdict(null, "malformed token");
+        || !(claims.get().getValue("sub") instanceof String sub)
+        || !(claims.get().getValue("tnt") instanceof String tenant) || !"read".equals(claims.get().getValue("scope"))) {
+      return new Verdict(null, null, "malformed token");
     }
     if (exp.longValue() <= nowEpochSeconds) {
-      return new Verdict(null, "token expired");
+      return new Verdict(null, null, "token expired");
     }
-    return new Verdict(sub, null);
+    return new Verdict(sub, tenant, null);
   }
 
   private byte[] mac(String payload) {

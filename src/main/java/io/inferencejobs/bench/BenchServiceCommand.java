@@ -158,7 +158,7 @@ public final class BenchServiceCommand {
     env.put("ROLES", "api");
     // the load comes from one client: per-key limits would measure the limiter, not the service
     env.put("RATE_PER_SECOND", "0");
-    env.put("MAX_ACTIVE_JOBS_PER_KEY", "0");
+    env.put("MAX_ACTIVE_JOBS_PER_TENANT", "0");
     try (ServiceProcess svc = ServiceProcess.start(heap, env);
          Http http = new Http(svc.port, concurrency)) {
       Http.Reply up = Http.await(http.upload(1, photos.subList(0, 1)));

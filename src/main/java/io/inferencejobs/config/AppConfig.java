@@ -31,8 +31,15 @@ public record AppConfig(
   public record ClusterConfig(String name, String configFile, String host, int port, java.util.List<String> members) {
   }
 
-  /** {@code corsOrigins} empty: no cross-origin access (the UI is served from the same origin). */
-  public record HttpConfig(String host, int port, int sseHeartbeatSeconds, java.util.List<String> corsOrigins) {
+  /**
+   * {@code corsOrigins} empty: no cross-origin access (the UI is served from the same origin). A connection that
+   * sends nothing for {@code idleTimeoutSeconds}, or takes longer than {@code headerTimeoutSeconds} to send a
+   * request's headers, is closed; {@code maxConnections} and {@code maxConnectionsPerAddress} cap the open connections
+   * (0: no cap).
+   */
+  public record HttpConfig(String host, int port, int sseHeartbeatSeconds, java.util.List<String> corsOrigins,
+                           int idleTimeoutSeconds, int headerTimeoutSeconds, int maxConnections,
+                           int maxConnectionsPerAddress) {
     /** Whether the API listens on a loopback interface only (then it may run without keys). */
     public boolean loopback() {
       return isLoopback(host);
@@ -52,8 +59,12 @@ public record AppConfig(
   }
 
   /** {@code endpoint} empty means: start an embedded S3 server under the data directory. */
+  /**
+   * {@code sharedInputs}: {@code s3://bucket/prefix/} URIs that any key with the write scope may use as image sources;
+   * other image sources of non-admin keys are their own tenant's uploads.
+   */
   public record S3Config(String endpoint, String region, String accessKey, String secretKey, String bucket,
-                         int embeddedPort, Set<String> allowedBuckets) {
+                         int embeddedPort, Set<String> allowedBuckets, java.util.List<String> sharedInputs) {
     public boolean embedded() {
       return endpoint.isEmpty();
     }
@@ -79,11 +90,15 @@ public record AppConfig(
   }
 
   /**
-   * Request limits. The per-key ones ({@code maxActiveJobsPerKey}, {@code ratePerSecond} with {@code rateBurst}) apply
-   * to authenticated callers; 0 turns one off. {@code maxQueuedTasks} bounds the backlog of each blocking pool.
+   * Request limits. The per-tenant ones ({@code maxActiveJobsPerTenant}, {@code ratePerSecond} with {@code rateBurst},
+   * counted across the cluster, and {@code maxStreamsPerTenant}, per API node) apply to authenticated callers; 0 turns
+   * one off. {@code maxQueuedTasks} bounds the backlog of each blocking pool. An upload is refused (507) when it would
+   * leave less than {@code uploadMinFreeBytes} on the spool's disk; the objects of an upload that never committed are
+   * removed {@code uploadSweepSeconds} after it started.
    */
   public record LimitsConfig(long maxUploadBytes, int maxFilesPerUpload, long maxJsonBodyBytes, int maxImagesPerJob,
-                             int maxActiveJobsPerKey, double ratePerSecond, int rateBurst, int maxQueuedTasks) {
+                             int maxActiveJobsPerTenant, double ratePerSecond, int rateBurst, int maxQueuedTasks,
+                             int maxStreamsPerTenant, long uploadMinFreeBytes, int uploadSweepSeconds) {
   }
 
   /** What a key may do; each scope implies the ones before it (admin implies write implies read). */
@@ -95,10 +110,18 @@ public record AppConfig(
     }
   }
 
-  /** A configured API key: its name (the owner of what it creates), scopes, and the SHA-256 of the key, hex. */
-  public record ApiKey(String name, Set<Scope> scopes, String sha256) {
+  /**
+   * A configured API key: its name, scopes, the SHA-256 of the key (hex), and the tenant it belongs to (its own name
+   * unless configured). What a key creates belongs to its tenant; only keys of that tenant, and admin keys, see it.
+   */
+  public record ApiKey(String name, Set<Scope> scopes, String sha256, String tenant) {
     public boolean allows(Scope required) {
       return scopes.stream().anyMatch(s -> s.covers(required));
+    }
+
+    /** Admin keys see and manage every tenant's jobs. */
+    public boolean admin() {
+      return allows(Scope.ADMIN);
     }
   }
 

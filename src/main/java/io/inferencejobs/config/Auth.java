@@ -25,9 +25,10 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * API keys and the stream-token secret. Keys are configured as {@code name:scope1+scope2:sha256hex} entries (setting
- * {@code auth.keys} / API_KEYS, comma-separated) or in a JSON file ({@code auth.keys_file}); only the SHA-256 of a
- * key is ever configured, printed by {@code java -jar inference-jobs.jar hash-key <key>}.
+ * API keys and the stream-token secret. Keys are configured as {@code name:scope1+scope2:sha256hex[:tenant]} entries
+ * (setting {@code auth.keys} / API_KEYS, comma-separated) or in a JSON file ({@code auth.keys_file}); only the SHA-256
+ * of a key is ever configured, printed by {@code java -jar inference-jobs.jar hash-key <key>}. A key without a tenant
+ * is a tenant of its own, named like the key; keys that name the same tenant share its jobs and limits.
  */
 public final class Auth {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.@-]{1,64}");
@@ -113,17 +114,24 @@ public final class Auth {
 
   private static ApiKey entry(ConfigLoader.Reader r, String setting, String entry) {
     String[] parts = entry.split(":");
-    if (parts.length != 3) {
-      r.problem(setting, "each key must be name:scope1+scope2:sha256hex, got '" + abbreviate(entry) + "'");
+    if (parts.length != 3 && parts.length != 4) {
+      r.problem(setting, "each key must be name:scope1+scope2:sha256hex[:tenant], got '" + abbreviate(entry) + "'");
       return null;
     }
-    return key(r, setting, parts[0].trim(), List.of(parts[1].split("\\+")), parts[2].trim());
+    return key(r, setting, parts[0].trim(), List.of(parts[1].split("\\+")), parts[2].trim(),
+        parts.length == 4 ? parts[3].trim() : null);
   }
 
-  private static ApiKey key(ConfigLoader.Reader r, String setting, String name, List<String> scopeNames, String hex) {
+  private static ApiKey key(ConfigLoader.Reader r, String setting, String name, List<String> scopeNames, String hex,
+                            String tenant) {
     boolean ok = true;
     if (!NAME.matcher(name).matches()) {
       r.problem(setting, "key name must be 1-64 letters, digits or _.@-, got '" + abbreviate(name) + "'");
+      ok = false;
+    }
+    if (tenant != null && !NAME.matcher(tenant).matches()) {
+      r.problem(setting, "key '" + name + "': tenant must be 1-64 letters, digits or _.@-, got '"
+          + abbreviate(tenant) + "'");
       ok = false;
     }
     Set<Scope> scopes = EnumSet.noneOf(Scope.class);
@@ -141,7 +149,7 @@ public final class Auth {
           + "key itself)");
       ok = false;
     }
-    return ok && !scopes.isEmpty() ? new ApiKey(name, Set.copyOf(scopes), h) : null;
+    return ok && !scopes.isEmpty() ? new ApiKey(name, Set.copyOf(scopes), h, tenant == null ? name : tenant) : null;
   }
 
   private static List<ApiKey> file(ConfigLoader.Reader r, Path path) {
@@ -159,10 +167,11 @@ public final class Auth {
         k = entry(r, "auth.keys_file", s);
       } else if (o instanceof JsonObject j && j.getValue("scopes") instanceof JsonArray scopes) {
         k = key(r, "auth.keys_file", String.valueOf(j.getValue("name")),
-            scopes.stream().map(String::valueOf).toList(), String.valueOf(j.getValue("sha256")));
+            scopes.stream().map(String::valueOf).toList(), String.valueOf(j.getValue("sha256")),
+            j.getValue("tenant") == null ? null : String.valueOf(j.getValue("tenant")));
       } else {
-        r.problem("auth.keys_file", "each entry must be {\"name\", \"scopes\": [...], \"sha256\"} or a "
-            + "name:scopes:sha256 string");
+        r.problem("auth.keys_file", "each entry must be {\"name\", \"scopes\": [...], \"sha256\", \"tenant\"} "
+            + "(tenant optional) or a name:scopes:sha256[:tenant] string");
       }
       if (k != null) {
         out.add(k);

@@ -56,6 +56,10 @@ public final class ConfigLoader {
     m.put("HTTP_HOST", "http.host");
     m.put("HTTP_PORT", "http.port");
     m.put("SSE_HEARTBEAT_SECONDS", "http.sse_heartbeat_seconds");
+    m.put("HTTP_IDLE_TIMEOUT_SECONDS", "http.idle_timeout_seconds");
+    m.put("HTTP_HEADER_TIMEOUT_SECONDS", "http.header_timeout_seconds");
+    m.put("HTTP_MAX_CONNECTIONS", "http.max_connections");
+    m.put("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "http.max_connections_per_address");
     m.put("DATA_DIR", "data_dir");
     m.put("PG_HOST", "postgres.host");
     m.put("PG_PORT", "postgres.port");
@@ -87,7 +91,11 @@ public final class ConfigLoader {
     m.put("PRETRAINED_MODEL", "pretrained.model");
     m.put("CORS_ORIGINS", "http.cors_origins");
     m.put("S3_ALLOWED_BUCKETS", "s3.allowed_buckets");
-    m.put("MAX_ACTIVE_JOBS_PER_KEY", "limits.max_active_jobs_per_key");
+    m.put("MAX_ACTIVE_JOBS_PER_TENANT", "limits.max_active_jobs_per_tenant");
+    m.put("MAX_STREAMS_PER_TENANT", "limits.max_streams_per_tenant");
+    m.put("UPLOAD_MIN_FREE_BYTES", "limits.upload_min_free_bytes");
+    m.put("UPLOAD_SWEEP_SECONDS", "limits.upload_sweep_seconds");
+    m.put("S3_SHARED_INPUTS", "s3.shared_inputs");
     m.put("RATE_PER_SECOND", "limits.rate_per_second");
     m.put("RATE_BURST", "limits.rate_burst");
     m.put("MAX_QUEUED_TASKS", "limits.max_queued_tasks");
@@ -162,7 +170,13 @@ public final class ConfigLoader {
         r.string("cluster.config", true), r.string("cluster.host", false), r.integer("cluster.port", 1, 65535),
         r.list("cluster.members"));
     HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535),
-        r.integer("http.sse_heartbeat_seconds", 1, 3600), r.list("http.cors_origins"));
+        r.integer("http.sse_heartbeat_seconds", 1, 3600), r.list("http.cors_origins"),
+        r.integer("http.idle_timeout_seconds", 1, 86_400), r.integer("http.header_timeout_seconds", 1, 3600),
+        r.integer("http.max_connections", 0, 10_000_000), r.integer("http.max_connections_per_address", 0, 10_000_000));
+    if (http.idleTimeoutSeconds() <= http.sseHeartbeatSeconds()) {
+      r.problem("http.idle_timeout_seconds", "must be longer than http.sse_heartbeat_seconds ("
+          + http.sseHeartbeatSeconds() + "), or idle event streams would be closed between keep-alives");
+    }
     for (String origin : http.corsOrigins()) {
       if (!origin.equals("*") && !origin.matches("https?://[^/\\s]+")) {
         r.problem("http.cors_origins", "each origin must be scheme://host[:port] (or *), got '" + origin + "'");
@@ -184,7 +198,8 @@ public final class ConfigLoader {
         r.string("s3.secret_key", false),
         r.string("s3.bucket", false),
         r.integer("s3.embedded_port", 0, 65535),
-        allowedBuckets(r));
+        allowedBuckets(r),
+        sharedInputs(r));
     if (!s3.endpoint().isEmpty() && !s3.endpoint().matches("https?://.+")) {
       r.problem("s3.endpoint", "must be an http:// or https:// URL, got '" + s3.endpoint() + "'");
     }
@@ -221,10 +236,13 @@ public final class ConfigLoader {
         r.integer("limits.max_files_per_upload", 1, 1_000_000),
         r.longValue("limits.max_json_body_bytes", 1024, Integer.MAX_VALUE),
         r.integer("limits.max_images_per_job", 1, 10_000_000),
-        r.integer("limits.max_active_jobs_per_key", 0, 1_000_000),
+        r.integer("limits.max_active_jobs_per_tenant", 0, 1_000_000),
         r.decimal("limits.rate_per_second", 0, 1_000_000),
         r.integer("limits.rate_burst", 1, 1_000_000),
-        r.integer("limits.max_queued_tasks", 0, 1_000_000));
+        r.integer("limits.max_queued_tasks", 0, 1_000_000),
+        r.integer("limits.max_streams_per_tenant", 0, 10_000_000),
+        r.longValue("limits.upload_min_free_bytes", 0, Long.MAX_VALUE),
+        r.integer("limits.upload_sweep_seconds", 10, 7 * 86_400));
     PretrainedConfig pretrained = new PretrainedConfig(
         r.string("pretrained.training_job_name", false),
         r.string("pretrained.model", false),
@@ -253,6 +271,29 @@ public final class ConfigLoader {
       out.add(b);
     }
     return Set.copyOf(out);
+  }
+
+  /**
+   * The S3 prefixes any write key may read images from: each {@code s3://bucket/prefix/}, in an allowed bucket, ending
+   * with a slash (so that {@code photos/} never also covers {@code photos-private/}).
+   */
+  private static List<String> sharedInputs(Reader r) {
+    List<String> out = new ArrayList<>();
+    Set<String> allowed = allowedBuckets(new Reader(r.json, r.env));
+    for (String p : r.list("s3.shared_inputs")) {
+      java.util.regex.Matcher m = Pattern.compile("s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.*)").matcher(p);
+      if (!m.matches() || !p.endsWith("/") || m.group(2).isEmpty() || m.group(2).contains("//")
+          || Arrays.stream(m.group(2).split("/")).anyMatch(seg -> seg.equals(".") || seg.equals(".."))) {
+        r.problem("s3.shared_inputs", "each entry must be s3://bucket/prefix/ (ending with '/', no empty, . or .. "
+            + "segments), got '" + p + "'");
+      } else if (!allowed.contains(m.group(1))) {
+        r.problem("s3.shared_inputs", "bucket '" + m.group(1) + "' of '" + p + "' is not among the allowed buckets "
+            + "(s3.bucket, s3.allowed_buckets)");
+      } else {
+        out.add(p);
+      }
+    }
+    return List.copyOf(out);
   }
 
   static final class Reader {

@@ -6,7 +6,7 @@ import io.vertx.sqlclient.Row;
 
 import java.time.OffsetDateTime;
 
-/** One inference job as stored. */
+/** One inference job as stored. {@code tenant}: the tenant that owns it, null when made without authentication. */
 public record Job(
     long id,
     long trainingJobId,
@@ -25,7 +25,8 @@ public record Job(
     OffsetDateTime startedAt,
     OffsetDateTime completedAt,
     JsonArray workers,
-    int eventSeq) {
+    int eventSeq,
+    String tenant) {
 
   public static final String BASE = "/api/v1/test_inference/inference/jobs/";
 
@@ -49,7 +50,8 @@ public record Job(
         row.getOffsetDateTime("started_at"),
         row.getOffsetDateTime("completed_at"),
         workers instanceof JsonArray a ? a : new JsonArray(),
-        row.getInteger("event_seq"));
+        row.getInteger("event_seq"),
+        row.getString("tenant"));
   }
 
   public Double avgInferenceTimeMs() {

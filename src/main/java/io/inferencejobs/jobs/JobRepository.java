@@ -36,38 +36,87 @@ public final class JobRepository {
 
   // ---------------------------------------------------------------- API side
 
-  /** The owner already has {@code max} pending or running jobs. */
+  /** The tenant already has {@code max} pending or running jobs. */
   public static final class TooManyActiveJobs extends RuntimeException {
-    public TooManyActiveJobs(String owner, int max) {
-      super("key '" + owner + "' already has " + max + " pending or running jobs, the most it may have", null, false,
-          false);
+    public TooManyActiveJobs(String tenant, int max) {
+      super("tenant '" + tenant + "' already has " + max + " pending or running jobs, the most it may have", null,
+          false, false);
+    }
+  }
+
+  /** The tenant already used the idempotency key for a request with another body. */
+  public static final class IdempotencyConflict extends RuntimeException {
+    public IdempotencyConflict() {
+      super("this Idempotency-Key was already used with a different request body", null, false, false);
     }
   }
 
   /**
-   * Stores the job, its images and chunks, and its first event, atomically. When the job has an owner and
-   * {@code maxActivePerOwner > 0}, fails with {@link TooManyActiveJobs} if the owner already has that many pending or
-   * running jobs; the count and the insert happen under a per-owner lock, so concurrent requests cannot overshoot.
+   * Stores the job, its images and chunks, and its first event, atomically; or, when the job's tenant already made a
+   * job with the same idempotency key, returns that job (same request hash) or fails with {@link IdempotencyConflict}
+   * (another hash). Requests with one key are serialised by an advisory lock on (tenant, key), so that of concurrent
+   * requests exactly one creates and the others see its job. When the job has a tenant and
+   * {@code maxActivePerTenant > 0}, fails with {@link TooManyActiveJobs} if the tenant already has that many pending
+   * or running jobs; the count and the insert happen under a per-tenant lock, so concurrent requests cannot overshoot.
    */
-  public Future<Job> create(NewJob job, List<ImageRef> images, int chunkSize, int maxActivePerOwner) {
+  public Future<Job> create(NewJob job, List<ImageRef> images, int chunkSize, int maxActivePerTenant) {
     String[] uris = images.stream().map(ImageRef::s3Uri).toArray(String[]::new);
     String[] names = images.stream().map(ImageRef::name).toArray(String[]::new);
-    boolean limited = job.owner() != null && maxActivePerOwner > 0;
-    // lock, then count in a statement of its own: its snapshot then sees every job committed before the lock
-    return inTx(conn -> (limited ? conn.preparedQuery("SELECT 1 FROM pg_advisory_xact_lock(hashtext('owner:' || $1))")
-        .execute(Tuple.of(job.owner()))
+    boolean limited = job.tenant() != null && maxActivePerTenant > 0;
+    String idem = job.idempotencyKey();
+    return inTx(conn -> (idem == null ? Future.<Optional<Job>>succeededFuture(Optional.empty())
+        : conn.preparedQuery("SELECT 1 FROM pg_advisory_xact_lock(hashtext('idem:' || coalesce($1, '') || ':' || $2))")
+            .execute(Tuple.of(job.tenant(), idem))
+            .compose(locked -> replay(conn, job.tenant(), idem, job.requestHash())))
+        .compose(existing -> existing.isPresent()
+            ? Future.succeededFuture(new Outcome<>(existing.get(), List.<JobEvent>of()))
+            : (limited ? activeLimit(conn, job.tenant(), maxActivePerTenant) : Future.<Void>succeededFuture())
+                .compose(ok -> insert(conn, job, uris, names, images.size(), chunkSize))
+                .compose(created -> appendEvents(conn, created, List.of(new NewEvent(JobEvent.STATUS,
+                        created.toJson()))).map(events -> new Outcome<>(created, events)))))
+        .recover(err -> {
+          // the lock makes this rare (a key first used inside a transaction that has not committed): same answer
+          if (idem != null && err instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState())) {
+            return pool.withConnection(conn -> replay(conn, job.tenant(), idem, job.requestHash()))
+                .map(found -> found.orElseThrow(() -> err instanceof RuntimeException re ? re
+                    : new IllegalStateException(err)));
+          }
+          return Future.failedFuture(err);
+        });
+  }
+
+  /** The tenant's job made with {@code key}; fails with {@link IdempotencyConflict} when its body differed. */
+  private static Future<Optional<Job>> replay(SqlClient conn, String tenant, String key, String requestHash) {
+    return conn.preparedQuery(SELECT_JOB + " WHERE coalesce(j.tenant, '') = coalesce($1, '') AND j.idempotency_key = $2")
+        .execute(Tuple.of(tenant, key))
+        .compose(rows -> {
+          Optional<Job> found = first(rows).map(Job::from);
+          if (found.isPresent() && !requestHash.equals(first(rows).orElseThrow().getString("request_hash"))) {
+            return Future.failedFuture(new IdempotencyConflict());
+          }
+          return Future.succeededFuture(found);
+        });
+  }
+
+  /** Under a per-tenant lock, then counted in a statement of its own (its snapshot sees every job committed before). */
+  private static Future<Void> activeLimit(SqlConnection conn, String tenant, int max) {
+    return conn.preparedQuery("SELECT 1 FROM pg_advisory_xact_lock(hashtext('tenant:' || $1))").execute(Tuple.of(tenant))
         .compose(locked -> conn.preparedQuery(
-                "SELECT count(*) AS n FROM inference_jobs WHERE owner = $1 AND status IN ('pending', 'running')")
-            .execute(Tuple.of(job.owner())))
-        .compose(rows -> rows.iterator().next().getLong("n") >= maxActivePerOwner
-            ? Future.<Void>failedFuture(new TooManyActiveJobs(job.owner(), maxActivePerOwner))
-            : Future.<Void>succeededFuture()) : Future.<Void>succeededFuture())
-        // one statement stores the job, its images and its chunks (data-modifying CTEs all run)
-        .compose(ok -> conn.preparedQuery("""
+                "SELECT count(*) AS n FROM inference_jobs WHERE tenant = $1 AND status IN ('pending', 'running')")
+            .execute(Tuple.of(tenant)))
+        .compose(rows -> rows.iterator().next().getLong("n") >= max
+            ? Future.failedFuture(new TooManyActiveJobs(tenant, max)) : Future.succeededFuture());
+  }
+
+  /** One statement stores the job, its images and its chunks (data-modifying CTEs all run). */
+  private static Future<Job> insert(SqlConnection conn, NewJob job, String[] uris, String[] names, int total,
+                                    int chunkSize) {
+    return conn.preparedQuery("""
             WITH j AS (
               INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
-                                          status, input_data, total_images, idempotency_key, request_hash, owner)
-              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::int, $8, $9, $10) RETURNING *),
+                                          status, input_data, total_images, idempotency_key, request_hash, owner,
+                                          tenant)
+              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::int, $8, $9, $10, $14) RETURNING *),
             i AS (
               INSERT INTO job_images (job_id, image_index, s3_uri, image_name)
               SELECT j.id, (t.i - 1)::int, t.u, t.n FROM j, unnest($11::text[], $12::text[]) WITH ORDINALITY AS t(u, n, i)),
@@ -77,21 +126,14 @@ public final class JobRepository {
               FROM j, generate_series(0, (($7::int + $13::int - 1) / $13::int) - 1) AS g)
             SELECT j.*, '[]'::jsonb AS workers FROM j""")
         .execute(Tuple.from(new Object[] {job.trainingJobId(), job.checkpointPath(), job.modelUri(),
-            job.inferenceType(), job.taskType(), job.inputData(), images.size(), job.idempotencyKey(),
-            job.requestHash(), job.owner(), uris, names, chunkSize})))
-        .map(rows -> Job.from(rows.iterator().next()))
-        .compose(created -> appendEvents(conn, created, List.of(new NewEvent(JobEvent.STATUS, created.toJson())))
-            .map(events -> new Outcome<>(created, events))));
+            job.inferenceType(), job.taskType(), job.inputData(), total, job.idempotencyKey(),
+            job.requestHash(), job.owner(), uris, names, chunkSize, job.tenant()}))
+        .map(rows -> Job.from(rows.iterator().next()));
   }
 
-  public Future<Optional<Job>> findByIdempotencyKey(String key) {
-    return pool.preparedQuery(SELECT_JOB + " WHERE j.idempotency_key = $1").execute(Tuple.of(key))
-        .map(rows -> first(rows).map(Job::from));
-  }
-
-  public Future<Optional<String>> requestHashOf(String key) {
-    return pool.preparedQuery("SELECT request_hash FROM inference_jobs WHERE idempotency_key = $1")
-        .execute(Tuple.of(key)).map(rows -> first(rows).map(r -> r.getString("request_hash")));
+  /** The tenant's job made with {@code key}, if any (a cheap check before a replayed request is resolved again). */
+  public Future<Optional<Job>> findByIdempotencyKey(String tenant, String key, String requestHash) {
+    return replay(pool, tenant, key, requestHash);
   }
 
   public Future<Optional<Job>> get(long id) {
@@ -99,14 +141,19 @@ public final class JobRepository {
         .map(rows -> first(rows).map(Job::from));
   }
 
-  /** Newest first. {@code beforeId} is the cursor (exclusive); {@code skip} an offset for clients that prefer it. */
-  public Future<Page<Job>> list(Long trainingJobId, String status, Long beforeId, int skip, int limit) {
+  /**
+   * Newest first, of one tenant ({@code tenant} null: of all). {@code beforeId} is the cursor (exclusive); {@code skip}
+   * an offset for clients that prefer it.
+   */
+  public Future<Page<Job>> list(TenantFilter tenant, Long trainingJobId, String status, Long beforeId, int skip,
+                                int limit) {
     return pool.preparedQuery(SELECT_JOB + """
              WHERE ($1::bigint IS NULL OR j.training_job_id = $1)
                AND ($2::text IS NULL OR j.status = $2)
                AND ($3::bigint IS NULL OR j.id < $3)
+               AND ($6::boolean OR j.tenant = $7)
              ORDER BY j.id DESC OFFSET $4 LIMIT $5""")
-        .execute(Tuple.of(trainingJobId, status, beforeId, skip, limit + 1))
+        .execute(Tuple.of(trainingJobId, status, beforeId, skip, limit + 1, tenant.all(), tenant.tenant()))
         .map(rows -> {
           List<Job> jobs = new ArrayList<>();
           rows.forEach(r -> jobs.add(Job.from(r)));
@@ -364,21 +411,25 @@ public final class JobRepository {
   /** Events of one job with {@code seq > afterSeq}, in order. */
   public Future<List<JobEvent>> eventsOfJob(long jobId, int afterSeq, int limit) {
     return pool.preparedQuery("""
-            SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data FROM job_events e
+            SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data, j.tenant FROM job_events e
             JOIN inference_jobs j ON j.id = e.job_id
             WHERE e.job_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3""")
         .execute(Tuple.of(jobId, afterSeq, limit)).map(JobRepository::events);
   }
 
-  /** Status and terminal events of all jobs (of one training job when given) with {@code id > afterId}. */
-  public Future<List<JobEvent>> statusEventsAfter(Long trainingJobId, long afterId, int limit) {
+  /**
+   * Status and terminal events of the jobs a tenant may see (of one training job when given) with
+   * {@code id > afterId}.
+   */
+  public Future<List<JobEvent>> statusEventsAfter(TenantFilter tenant, Long trainingJobId, long afterId, int limit) {
     return pool.preparedQuery("""
-            SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data FROM job_events e
+            SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data, j.tenant FROM job_events e
             JOIN inference_jobs j ON j.id = e.job_id
             WHERE e.id > $1 AND e.type NOT IN ('progress', 'image')
               AND ($2::bigint IS NULL OR j.training_job_id = $2)
+              AND ($4::boolean OR j.tenant = $5)
             ORDER BY e.id LIMIT $3""")
-        .execute(Tuple.of(afterId, trainingJobId, limit)).map(JobRepository::events);
+        .execute(Tuple.of(afterId, trainingJobId, limit, tenant.all(), tenant.tenant())).map(JobRepository::events);
   }
 
   /** {@code job:<status>} and {@code chunk:<state>} (open chunks only) to their counts, for the metrics gauges. */
@@ -403,7 +454,7 @@ public final class JobRepository {
     List<JobEvent> out = new ArrayList<>();
     for (Row r : rows) {
       out.add(new JobEvent(r.getLong("id"), r.getLong("job_id"), r.getLong("training_job_id"), r.getInteger("seq"),
-          r.getString("type"), (JsonObject) r.getJson("data")));
+          r.getString("type"), (JsonObject) r.getJson("data"), r.getString("tenant")));
     }
     return out;
   }
@@ -459,7 +510,8 @@ public final class JobRepository {
           }
           List<JobEvent> out = new ArrayList<>();
           for (int i = 0; i < events.size(); i++) {
-            out.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), seqs[i], types[i], events.get(i).data()));
+            out.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), seqs[i], types[i], events.get(i).data(),
+                job.tenant()));
           }
           return out;
         });

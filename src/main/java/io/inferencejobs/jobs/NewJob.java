@@ -2,7 +2,11 @@ package io.inferencejobs.jobs;
 
 import io.vertx.core.json.JsonObject;
 
-/** A validated job request, ready to be stored. {@code owner}: the API key's name, null when auth is off. */
+/**
+ * A validated job request, ready to be stored. {@code owner}: the API key's name, {@code tenant}: its tenant; both null
+ * when authentication is off.
+ */
 public record NewJob(long trainingJobId, String checkpointPath, String modelUri, String inferenceType,
-                     String taskType, JsonObject inputData, String idempotencyKey, String requestHash, String owner) {
+                     String taskType, JsonObject inputData, String idempotencyKey, String requestHash, String owner,
+                     String tenant) {
 }

@@ -50,6 +50,7 @@ class AuthIT {
     env.put("AUTH_TOKEN_SECRET", SECRET);
     env.put("METRICS_PUBLIC", "false");
     env.put("S3_ALLOWED_BUCKETS", "shared-models");
+    env.put("S3_SHARED_INPUTS", "s3://inference-jobs/photos/");
     env.put("CORS_ORIGINS", ORIGIN);
     node = TestService.start(env);
     api = new Api(node.httpPort());
@@ -197,12 +198,13 @@ class AuthIT {
 
     long now = System.currentTimeMillis() / 1000;
     String expired = new StreamTokens(SECRET.getBytes(StandardCharsets.UTF_8), 300)
-        .sign(new JsonObject().put("sub", "dash").put("scope", "read").put("exp", now - 1));
+        .sign(new JsonObject().put("sub", "dash").put("tnt", "dash").put("scope", "read").put("exp", now - 1));
     String forged = new StreamTokens("another-secret-that-is-long-enough-000".getBytes(StandardCharsets.UTF_8), 300)
-        .issue("ops", now);
+        .issue("ops", "ops", now);
     String[] parts = token.split("\\.");
     String tampered = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(new JsonObject()
-        .put("sub", "ops").put("scope", "read").put("exp", now + 3600).encode().getBytes(StandardCharsets.UTF_8))
+        .put("sub", "ops").put("tnt", "ops").put("scope", "read").put("exp", now + 3600).encode()
+        .getBytes(StandardCharsets.UTF_8))
         + "." + parts[1];
     for (var bad : Map.of("token expired", expired, "signature", forged, "signature ", tampered,
         "malformed", "garbage").entrySet()) {
@@ -237,9 +239,11 @@ class AuthIT {
     assertError(api.post("/api/v1/training_jobs", new JsonObject().put("name", "sneaky").put("task_type", "detection")
         .put("checkpoints", new JsonObject().put("best", "s3://someone-elses-bucket/best.onnx")), bearer(ADMIN)), 403,
         "checkpoints.best");
-    // an allowed bucket gets as far as looking the checkpoint up
+    // a raw s3:// checkpoint is an admin's to run; in an allowed bucket it gets as far as being looked up
     assertError(api.post(INF + "/jobs", request.copy().put("checkpoint_path", "s3://shared-models/none.onnx"),
-        bearer(WRITER)), 422, "checkpoint_path");
+        bearer(WRITER)), 403, "checkpoint_path");
+    assertError(api.post(INF + "/jobs", request.copy().put("checkpoint_path", "s3://shared-models/none.onnx"),
+        bearer(ADMIN)), 422, "checkpoint_path");
     assertThat(counts()).containsExactly(before);
   }
 

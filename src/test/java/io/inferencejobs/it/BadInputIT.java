@@ -172,7 +172,7 @@ class BadInputIT extends SharedServiceIT {
     assertError(api.post(INF + "/jobs", Api.jobRequest(new JsonObject().put("image_paths_s3",
         "s3://inference-jobs/nothing-here/"))), 422, "input_data.image_paths_s3");
     assertError(api.post(INF + "/jobs", Api.jobRequest(new JsonObject().put("inference_session_id",
-        "7d1d5bb4-9a52-4a8a-9c41-1d0c4e3f0a11"))), 422, "input_data.inference_session_id");
+        "7d1d5bb4-9a52-4a8a-9c41-1d0c4e3f0a11"))), 404, "input_data.inference_session_id");
   }
 
   @Test

@@ -48,7 +48,7 @@ class ContractFuzzIT {
     env.put("ROLES", "api");
     env.put("API_KEYS", "fuzz:admin:" + Auth.hash(KEY));
     env.put("RATE_PER_SECOND", "0");
-    env.put("MAX_ACTIVE_JOBS_PER_KEY", "0");
+    env.put("MAX_ACTIVE_JOBS_PER_TENANT", "0");
     node = TestService.start(env);
     api = new Api(node.httpPort());
     contract = new Contract(api.vertx());

@@ -203,13 +203,15 @@ class JobFlowIT extends SharedServiceIT {
 
   @Test
   void missingAndCorruptImagesFailOnlyTheirOwnResult() throws Exception {
-    Path bad = java.nio.file.Files.createTempFile("truncated", ".jpg");
+    // a truncated JPEG is refused by the upload API, so it is put into the bucket directly, as other tools would
     byte[] dog = java.nio.file.Files.readAllBytes(IMAGES.resolve("dog.jpg"));
-    java.nio.file.Files.write(bad, java.util.Arrays.copyOf(dog, 2000));
-    JsonObject up = api.upload(1, List.of(Map.entry("dog.jpg", IMAGES.resolve("dog.jpg")),
-        Map.entry("broken.jpg", bad))).bodyAsJsonObject();
+    io.inferencejobs.storage.S3Uri broken = new io.inferencejobs.storage.S3Uri(node.storage().bucket(),
+        "elsewhere/broken.jpg");
+    Api.await(node.storage().putBytes(broken, java.util.Arrays.copyOf(dog, 2000), "image/jpeg"));
+    JsonObject up = api.upload(1, List.of(Map.entry("dog.jpg", IMAGES.resolve("dog.jpg")))).bodyAsJsonObject();
     JsonArray uris = new JsonArray();
     up.getJsonArray("uploaded_files").forEach(f -> uris.add(((JsonObject) f).getString("s3_uri")));
+    uris.add(broken.toString());
     uris.add("s3://inference-jobs/nowhere/missing.jpg");
     long id = api.createJob(Api.jobRequest(new JsonObject().put("image_uris", uris)));
     JsonObject done = api.awaitTerminal(id);
@@ -222,6 +224,11 @@ class JobFlowIT extends SharedServiceIT {
     assertThat(results.get(0).getJsonArray("predictions")).isNotEmpty();
     assertThat(results.get(1).getString("error")).isNotBlank();
     assertThat(results.get(1).getString("image_name")).isEqualTo("broken.jpg");
+    // the same bytes through the upload API are refused: not an image a reader accepts
+    Path bad = java.nio.file.Files.createTempFile("truncated", ".jpg");
+    java.nio.file.Files.write(bad, java.util.Arrays.copyOf(dog, 2000));
+    HttpResponse<Buffer> refused = api.upload(1, List.of(Map.entry("broken.jpg", bad)));
+    assertThat(refused.statusCode()).as(refused.bodyAsString()).isEqualTo(415);
     assertThat(results.get(2).getString("error")).contains("does not exist");
   }
 }

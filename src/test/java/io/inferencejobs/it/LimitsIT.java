@@ -45,7 +45,7 @@ class LimitsIT {
     env.put("MAX_FILES_PER_UPLOAD", "2");
     env.put("MAX_JSON_BODY_BYTES", "4096");
     env.put("MAX_IMAGES_PER_JOB", "3");
-    env.put("MAX_ACTIVE_JOBS_PER_KEY", "1");
+    env.put("MAX_ACTIVE_JOBS_PER_TENANT", "1");
     env.put("RATE_PER_SECOND", "0.5");
     env.put("RATE_BURST", "8");
     env.put("WORKER_IO_THREADS", "1");
