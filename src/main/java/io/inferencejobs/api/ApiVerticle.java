@@ -187,7 +187,10 @@ public final class ApiVerticle extends VerticleBase {
     router.route(HttpMethod.GET, "/*").handler(StaticHandler.create("webroot").setCachingEnabled(false)
         .setIndexPage("index.html"));
     router.errorHandler(404, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(404, null)));
-    router.errorHandler(405, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(405, null)));
+    // the UI's GET /* matches every path, so the router answers 405 to any other method on any path: only a path
+    // of the contract has methods to not allow
+    router.errorHandler(405, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(
+        contract.findPath(ctx.normalizedPath()) != null ? 405 : 404, null)));
     router.errorHandler(400, ctx -> ErrorHandler.send(ctx, ErrorHandler.toApiError(ctx)));
     router.errorHandler(413, ctx -> ErrorHandler.send(ctx, ErrorHandler.byStatus(413, null)));
     router.errorHandler(500, errors);
@@ -349,17 +352,19 @@ public final class ApiVerticle extends VerticleBase {
 
   /**
    * One spelling per resource: a path that the router would normalise ({@code //}, {@code .} or {@code ..} segments,
-   * percent-encoded letters) or that ends with a slash is answered 404 before anything else, as a path the contract
-   * does not have. The router and the contract validator therefore always read the same path, and a route is only
+   * percent-encoded letters), that holds any percent-escape (no path of this API needs one: ids are numbers, so an
+   * escaped slash can only smuggle a segment into a parameter) or that ends with a slash is answered 404 before
+   * anything else, as a path the contract does not have. The router and the contract validator therefore always read the same path, and a route is only
    * ever reached by the path the contract names.
    */
   private static final class CanonicalPath implements io.vertx.ext.web.handler.PlatformHandler {
     @Override
     public void handle(RoutingContext ctx) {
       String raw = ctx.request().path();
-      if (raw == null || !raw.equals(ctx.normalizedPath()) || (raw.length() > 1 && raw.endsWith("/"))) {
+      if (raw == null || !raw.equals(ctx.normalizedPath()) || (raw.length() > 1 && raw.endsWith("/"))
+          || raw.indexOf('%') >= 0) {
         ErrorHandler.send(ctx, new ApiError(404, "not_found", "no such resource: paths are matched exactly (no '//', "
-            + "'.' or '..' segments, percent-encoded letters or trailing '/')", List.of(), null));
+            + "'.' or '..' segments, percent-escapes or trailing '/')", List.of(), null));
         return;
       }
       ctx.next();

@@ -45,8 +45,9 @@ class AuthIT {
   static void start() throws Exception {
     Map<String, String> env = new HashMap<>(TestService.settings("auth"));
     env.put("ROLES", "api");
-    env.put("API_KEYS", "ops:admin:" + Auth.hash(ADMIN) + ",ci:write:" + Auth.hash(WRITER) + ",dash:read:"
-        + Auth.hash(READER));
+    // the write and read keys are one team's: a tenant named in the key entries
+    env.put("API_KEYS", "ops:admin:" + Auth.hash(ADMIN) + ",ci:write:" + Auth.hash(WRITER) + ":team,dash:read:"
+        + Auth.hash(READER) + ":team");
     env.put("AUTH_TOKEN_SECRET", SECRET);
     env.put("METRICS_PUBLIC", "false");
     env.put("S3_ALLOWED_BUCKETS", "shared-models");
@@ -198,7 +199,7 @@ class AuthIT {
 
     long now = System.currentTimeMillis() / 1000;
     String expired = new StreamTokens(SECRET.getBytes(StandardCharsets.UTF_8), 300)
-        .sign(new JsonObject().put("sub", "dash").put("tnt", "dash").put("scope", "read").put("exp", now - 1));
+        .sign(new JsonObject().put("sub", "dash").put("tnt", "team").put("scope", "read").put("exp", now - 1));
     String forged = new StreamTokens("another-secret-that-is-long-enough-000".getBytes(StandardCharsets.UTF_8), 300)
         .issue("ops", "ops", now);
     String[] parts = token.split("\\.");
@@ -213,6 +214,12 @@ class AuthIT {
       assertThat(s.status).as(bad.getKey()).isEqualTo(401);
       assertThat(s.headers.get("www-authenticate")).contains("invalid_token");
     }
+    // a token names its key's tenant: a valid signature over another tenant opens nothing
+    String otherTenant = new StreamTokens(SECRET.getBytes(StandardCharsets.UTF_8), 300)
+        .sign(new JsonObject().put("sub", "dash").put("tnt", "ops").put("scope", "read").put("exp", now + 300));
+    Api.Stream moved = api.stream(all + otherTenant, null);
+    moved.close();
+    assertThat(moved.status).isEqualTo(401);
     HttpResponse<Buffer> expiredAnswer = api.get(all + expired);
     assertError(expiredAnswer, 401, "Authorization");
     assertThat(expiredAnswer.bodyAsJsonObject().getJsonObject("error").getString("message")).contains("expired");
