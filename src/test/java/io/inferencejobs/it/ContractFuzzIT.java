@@ -49,6 +49,8 @@ class ContractFuzzIT {
     env.put("API_KEYS", "fuzz:admin:" + Auth.hash(KEY));
     env.put("RATE_PER_SECOND", "0");
     env.put("MAX_ACTIVE_JOBS_PER_TENANT", "0");
+    // every protected operation protected: then no request without the key may succeed
+    env.put("METRICS_PUBLIC", "false");
     node = TestService.start(env);
     api = new Api(node.httpPort());
     contract = new Contract(api.vertx());
@@ -89,6 +91,7 @@ class ContractFuzzIT {
     Map<String, Long> before = snapshot(true);
     long start = System.nanoTime();
     int n = 0;
+    int spellings = 0;
     for (; n < MAX_REQUESTS && System.nanoTime() - start < BUDGET_NANOS; n++) {
       Contract.Op op = contract.ops.get(fuzz.rnd.nextInt(contract.ops.size()));
       Fuzzer.Request req = fuzz.request(op);
@@ -105,13 +108,26 @@ class ContractFuzzIT {
           assertThat(s.headers.get("content-type")).as(what).startsWith("application/json");
         }
       } else {
-        HttpResponse<Buffer> r = api.request(req.method, req.uri, req.headers, req.body, 10, what);
-        status = r.statusCode();
+        String contentType;
+        String text;
+        if (req.spelling() != null) {
+          // sent byte for byte: an HTTP client library may tidy an odd path up before it leaves
+          RawHttp.Response r = RawHttp.send(api.port(), req.method().name(), req.uri(), req.headers(),
+              req.body() == null ? null : req.body().getBytes());
+          status = r.status();
+          contentType = r.header("Content-Type");
+          text = r.text();
+        } else {
+          HttpResponse<Buffer> r = api.request(req.method, req.uri, req.headers, req.body, 10, what);
+          status = r.statusCode();
+          contentType = r.getHeader("Content-Type");
+          text = r.bodyAsString();
+        }
         // readiness answers 503 with its own body (what is missing) on this node without workers
         if (status >= 400 && !(op.id().equals("healthReady") && status == 503)) {
-          what += " answered " + status + " " + r.bodyAsString();
-          assertThat(r.getHeader("Content-Type")).as(what).startsWith("application/json");
-          JsonObject error = r.bodyAsJsonObject().getJsonObject("error");
+          what += " answered " + status + " " + text;
+          assertThat(contentType).as(what).startsWith("application/json");
+          JsonObject error = new JsonObject(text).getJsonObject("error");
           assertThat(error).as(what).isNotNull();
           assertThat(error.getValue("code")).as(what).isInstanceOf(String.class);
           assertThat(error.getValue("message")).as(what).isInstanceOf(String.class);
@@ -119,6 +135,14 @@ class ContractFuzzIT {
         }
       }
       statuses.merge(status, 1, Integer::sum);
+      if (!req.keyed() && !op.isPublic()) {
+        assertThat(status < 200 || status >= 300).as("answered " + status + " without a key: " + what).isTrue();
+      }
+      if (req.spelling() != null) {
+        // 404 for a path the contract does not have; 414 when the request line was too long to read at all
+        assertThat(status).as("odd spelling (" + req.spelling() + "): " + what).isIn(404, 414);
+        spellings++;
+      }
       boolean expected503 = status == 503 && op.id().equals("healthReady"); // no worker on this node: not ready
       assertThat(status < 500 || expected503).as(what + " answered " + status).isTrue();
       boolean upload = op.id().equals("uploadImages");
@@ -132,6 +156,7 @@ class ContractFuzzIT {
     long ms = (System.nanoTime() - start) / 1_000_000;
     System.out.println("ContractFuzzIT: " + n + " requests in " + ms + " ms, statuses " + statuses);
     assertThat(n).isGreaterThanOrEqualTo(500);
+    assertThat(spellings).as("requests through odd path spellings").isGreaterThan(n / 20);
     assertThat(statuses.keySet()).contains(400, 401);
   }
 
@@ -155,14 +180,17 @@ class ContractFuzzIT {
       this.rnd = rnd;
     }
 
-    record Request(HttpMethod method, String uri, Map<String, String> headers, Buffer body) {
+    /** {@code keyed}: sent with the valid key; {@code spelling}: null, or the odd spelling its path was sent with. */
+    record Request(HttpMethod method, String uri, Map<String, String> headers, Buffer body, boolean keyed,
+                   String spelling) {
       @Override
       public String toString() {
         String b = body == null ? "" : body.length() > 300 ? body.getString(0, 300) + "..." : body.toString();
         Map<String, String> h = new HashMap<>(headers);
         h.computeIfPresent("Authorization", (k, v) -> v.contains(KEY) ? "Bearer <key>" : v);
+        String s = spelling == null ? "" : " [" + spelling + "]";
         String u = uri.length() > 300 ? uri.substring(0, 300) + "...(" + uri.length() + " chars)" : uri;
-        return method + " " + u + " " + h + " " + b;
+        return method + " " + u + s + " " + h + " " + b;
       }
     }
 
@@ -177,7 +205,8 @@ class ContractFuzzIT {
     Request request(Contract.Op op) {
       Map<String, String> headers = new HashMap<>();
       double auth = rnd.nextDouble();
-      if (auth < 0.9) {
+      boolean keyed = auth < 0.9;
+      if (keyed) {
         headers.put("Authorization", "Bearer " + KEY);
       } else if (auth < 0.95) {
         headers.put("Authorization", pick(List.of("Bearer", "Bearer ", "Basic Zm9vOmJhcg==", "Bearer wrong-key",
@@ -224,7 +253,15 @@ class ContractFuzzIT {
               "{\"training_job_id\": 1e400}", "[".repeat(600) + "]".repeat(600), "\u0000", "{\"a\":\"\\ud800\"}")));
         }
       }
-      return new Request(op.method(), path + query, headers, body);
+      String spelling = null;
+      if (chance(0.15) && !op.stream()) {
+        // the same request through an odd spelling of its path: a path the contract does not have
+        List<Map.Entry<String, String>> variants = new ArrayList<>(SecurityIT.variants(path).entrySet());
+        Map.Entry<String, String> v = pick(variants);
+        spelling = v.getKey();
+        path = v.getValue();
+      }
+      return new Request(op.method(), path + query, headers, body, keyed, spelling);
     }
 
     Buffer multipart(String boundary) {
