@@ -261,6 +261,9 @@ public final class ApiVerticle extends VerticleBase {
    */
   void invalidRequest(io.vertx.core.http.HttpServerRequest request) {
     Throwable cause = request.decoderResult().cause();
+    if (cause instanceof io.netty.handler.codec.PrematureChannelClosureException) {
+      return; // the connection closed halfway through a request (a header timeout, a client gone): nobody to answer
+    }
     String message = cause == null || cause.getMessage() == null ? "" : cause.getMessage();
     int status = message.startsWith("An HTTP line is larger than") ? 414
         : message.startsWith("HTTP header is larger than") ? 431 : 400;
@@ -315,8 +318,7 @@ public final class ApiVerticle extends VerticleBase {
   /**
    * One log line per request, written when the exchange ends, with the status actually sent ({@code -} when the
    * connection closed before any answer), its correlation id (X-Request-Id, taken from the client or made here), the
-   * key's name and, where the route names a job, the job id (also in the MDC as {@code job}, printed by logback). The
-   * end of a response also restarts the connection's header timeout.
+   * key's name and, where the route names a job, the job id (also in the MDC as {@code job}, printed by logback).
    */
   private final class RequestLog implements io.vertx.ext.web.handler.PlatformHandler {
     private static final Pattern SAFE_ID = Pattern.compile("[\\w.:-]{1,100}");
@@ -330,7 +332,6 @@ public final class ApiVerticle extends VerticleBase {
       ctx.put("request_id", rid);
       ctx.response().putHeader("X-Request-Id", rid);
       ctx.addEndHandler(ar -> {
-        connections.responded(vertx, ctx.request().connection());
         Caller caller = Caller.of(ctx);
         String who = caller == null ? "" : " key=" + caller.keyName();
         String jobId = ctx.pathParam("inference_job_id");

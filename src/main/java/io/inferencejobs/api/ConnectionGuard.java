@@ -10,9 +10,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Holds connections to account. A connection must deliver each request's headers within the header timeout (counted
- * from when it opened, or from the end of its previous response), or it is closed: a client that opens connections and
- * sends half a request holds nothing for long. Connections beyond the cap per client address or in total get one
+ * Holds connections to account. A new connection must deliver its first request's headers within the header timeout,
+ * or it is closed: a client that opens connections and sends half a request holds nothing for long. Later requests
+ * on a kept-alive connection are bounded by the idle timeout, which bytes of an unfinished request head do not reset
+ * (the idle handler sits behind the HTTP decoder), so a request head dripped a byte at a time is cut off too. Connections beyond the cap per client address or in total get one
  * answer, 503 with Retry-After, to their first request (or are closed after a second if none comes), and are closed.
  * Shared by every API verticle instance of the node.
  */
@@ -83,20 +84,15 @@ final class ConnectionGuard {
       String reason = "too many open connections" + (maxPerAddress > 0 ? " from this address" : "")
           + "; retry later";
       ApiError error = ApiError.unavailable(reason, RETRY_AFTER_SECONDS);
+      // the header only asks the client to go: Vert.x keeps a keep-alive connection open whatever the answer says,
+      // so the node hangs up itself once the answer is out
       request.response().setStatusCode(503).putHeader("Content-Type", "application/json")
           .putHeader("Retry-After", Integer.toString(RETRY_AFTER_SECONDS)).putHeader("Connection", "close")
-          .end(error.toJson().encode());
+          .end(error.toJson().encode())
+          .onComplete(ar -> request.connection().close());
       return false;
     }
     return true;
-  }
-
-  /** The response to a request has ended: the connection's next request must arrive within the header timeout. */
-  void responded(Vertx vertx, HttpConnection conn) {
-    State state = states.get(conn);
-    if (state != null && !state.overLimit) {
-      arm(vertx, conn, state, headerTimeoutMs);
-    }
   }
 
   private static void arm(Vertx vertx, HttpConnection conn, State state, long ms) {

@@ -34,14 +34,8 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     reply(ctx, error);
   }
 
-  /**
-   * Sends the error with its headers (Retry-After, WWW-Authenticate). A request whose body has not been read (refused
-   * before it) closes its connection after the answer, so that the rest of the body is never read.
-   */
+  /** Sends the error with its headers (Retry-After, WWW-Authenticate). */
   public static void reply(RoutingContext ctx, ApiError error) {
-    if (unreadBody(ctx.request())) {
-      ctx.response().putHeader("Connection", "close");
-    }
     if (error.retryAfterSeconds() != null) {
       ctx.response().putHeader("Retry-After", Integer.toString(error.retryAfterSeconds()));
     }
@@ -49,17 +43,45 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     send(ctx, error);
   }
 
-  private static boolean unreadBody(io.vertx.core.http.HttpServerRequest request) {
+  /** Up to this much of a refused request's body is read and dropped, so that the client sees the answer. */
+  static final long DRAIN_BYTES = 1024 * 1024;
+
+  /**
+   * Whether a refused request's connection should be closed after the answer rather than its body drained: a chunked
+   * body, or more than {@link #DRAIN_BYTES} still to come. (Closing while a client still sends makes most clients
+   * miss the answer, so small bodies are drained instead.)
+   */
+  static boolean closeAfterAnswer(io.vertx.core.http.HttpServerRequest request, long alreadyRead) {
     if (request.isEnded()) {
       return false;
     }
+    if (request.headers().contains("Transfer-Encoding")) {
+      return true;
+    }
     String length = request.getHeader("Content-Length");
-    return request.headers().contains("Transfer-Encoding") || (length != null && !length.trim().equals("0"));
+    try {
+      return length != null && Long.parseLong(length.trim()) - alreadyRead > DRAIN_BYTES;
+    } catch (NumberFormatException e) {
+      return true;
+    }
   }
 
+  /**
+   * Sends the error. A request refused before a large body has its connection closed once the answer is out: Vert.x
+   * would otherwise read the rest of the body, however long, before the next request.
+   */
   public static void send(RoutingContext ctx, ApiError error) {
+    boolean unread = closeAfterAnswer(ctx.request(), 0);
+    if (unread) {
+      ctx.response().putHeader("Connection", "close");
+    }
     ctx.response().setStatusCode(error.status()).putHeader("Content-Type", "application/json")
-        .end(error.toJson().encode());
+        .end(error.toJson().encode())
+        .onComplete(ar -> {
+          if (unread) {
+            ctx.request().connection().close();
+          }
+        });
   }
 
   static ApiError toApiError(RoutingContext ctx) {

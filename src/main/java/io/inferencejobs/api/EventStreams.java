@@ -177,9 +177,16 @@ public final class EventStreams {
 
     /**
      * Counts the stream against its tenant and arranges its release when the exchange ends (however it ends). False,
-     * with the request answered 429, when the tenant already holds its most streams on this node.
+     * with the request answered 429, when the tenant already holds its most streams on this node; false, with nothing
+     * to answer, when the client has already gone.
      */
     boolean register() {
+      if (response.closed() || response.ended()) {
+        // the client left while the request was routed here (body, validation): the exchange's end handlers have
+        // run already and one added now never would, so such a stream is neither counted nor opened
+        closed = true;
+        return false;
+      }
       int held = perTenant.getOrDefault(tenant, 0);
       if (maxStreamsPerTenant > 0 && held >= maxStreamsPerTenant) {
         ctx.fail(ApiError.tooManyRequests(null, (tenant.isEmpty() ? "this service" : "tenant '" + tenant + "'")

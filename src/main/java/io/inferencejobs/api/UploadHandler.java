@@ -204,30 +204,39 @@ final class UploadHandler {
       vertx.fileSystem().open(file.toString(), new OpenOptions().setCreateNew(true).setWrite(true))
           .onFailure(err -> fail(spoolFailure(err)))
           .onSuccess(out -> {
-            open.add(out);
             if (done.future().isComplete()) {
-              out.close();
+              // refused while the file was being created: the exchange may have ended and its clean-up run already
+              out.close().onComplete(closed -> vertx.fileSystem().delete(file.toString()));
               return;
             }
+            open.add(out);
             out.exceptionHandler(err -> fail(spoolFailure(err)));
             upload.exceptionHandler(err -> fail(ApiError.badRequest("files[" + index + "]",
                 "malformed part (" + err.getClass().getSimpleName() + ")")));
             upload.handler(data -> {
+              if (done.future().isComplete()) {
+                return; // refused: its file is closed, and the rest of the body is dropped until the connection goes
+              }
               out.write(data).onFailure(err -> fail(spoolFailure(err)));
               if (out.writeQueueFull()) {
                 upload.pause();
                 out.drainHandler(v -> upload.resume());
               }
             });
-            upload.endHandler(v -> out.close().onComplete(ar -> {
-              open.remove(out);
-              if (ar.failed()) {
-                fail(spoolFailure(ar.cause()));
-                return;
+            upload.endHandler(v -> {
+              if (done.future().isComplete()) {
+                return; // refused: fail() closed the file
               }
-              writing--;
-              finishIfDone();
-            }));
+              open.remove(out); // closing already: fail() must not close it a second time (that throws)
+              out.close().onComplete(ar -> {
+                if (ar.failed()) {
+                  fail(spoolFailure(ar.cause()));
+                  return;
+                }
+                writing--;
+                finishIfDone();
+              });
+            });
             upload.resume();
           });
     }
@@ -238,15 +247,25 @@ final class UploadHandler {
       }
     }
 
-    /** Stops reading: the answer goes out with Connection: close, and the spool files go when the exchange ends. */
+    /**
+     * Stops spooling: the rest of a small body is read and dropped (so the client sees the answer), a large one's
+     * connection closes once the answer is out; the spool files go when the exchange ends. The close is arranged before
+     * the failure is reported, because reporting it may answer (and end the exchange) at once; the Connection: close
+     * header alone would not do, as Vert.x reads a request's body to its end before it closes.
+     */
     private void fail(Throwable err) {
-      if (done.tryFail(err)) {
-        LOG.debug("upload refused: {}", err.toString());
-        for (AsyncFile f : List.copyOf(open)) {
-          f.close();
-        }
+      if (done.future().isComplete()) {
+        return;
+      }
+      if (ErrorHandler.closeAfterAnswer(request, bytes)) {
         ctx.addEndHandler(ar -> request.connection().close());
       }
+      for (AsyncFile f : List.copyOf(open)) {
+        f.close();
+      }
+      open.clear();
+      LOG.debug("upload refused: {}", err.toString());
+      done.fail(err);
     }
 
     /** A spool write failed: the disk (full, or failing), never the client's fault. */

@@ -67,7 +67,12 @@ final class UploadSweeper {
     return api.uploads().claimStale(BATCH, CLAIM_SECONDS).compose(stale -> {
       List<Future<Void>> each = new ArrayList<>();
       for (Stale s : stale) {
-        S3Uri prefix = S3Uri.parse(s.s3Prefix()).orElseThrow();
+        S3Uri prefix = S3Uri.parse(s.s3Prefix()).filter(p -> p.key().startsWith("inference/")).orElse(null);
+        if (prefix == null) {
+          // not a prefix this service writes uploads to: nothing to delete there, only the row to forget
+          each.add(api.uploads().abandon(s.id()));
+          continue;
+        }
         each.add(api.storage().listKeys(prefix, 1_000_000)
             .compose(keys -> api.storage().delete(prefix.bucket(), keys))
             .compose(v -> api.uploads().abandon(s.id()))
