@@ -131,7 +131,8 @@ class ClusterIT {
       processedBy.forEach(w -> nodesThatWorked.add(w.toString().substring(0, w.toString().lastIndexOf('/'))));
       assertThat(nodesThatWorked).as("both workers took chunks").containsExactlyInAnyOrderElementsOf(before);
 
-      long big = job(api, 120);
+      // big enough that the job still has open chunks when the third worker has started (about 3 s)
+      long big = job(api, 200);
       Api.Stream s = api.stream(INF + "/jobs/" + big + "/events", null);
       Api.await(s.until(ev -> ev.stream().filter(e -> e.type().equals("image")).count() >= 6));
       worker1.kill();
@@ -139,7 +140,7 @@ class ClusterIT {
       Set<String> after = workersSeen(api);
       JsonObject end = api.awaitTerminal(big);
       assertThat(end.getString("status")).isEqualTo("completed");
-      assertExactlyOnce(api, big, 120);
+      assertExactlyOnce(api, big, 200);
       Set<String> newcomers = new HashSet<>(after);
       newcomers.removeAll(before);
       assertThat(newcomers).as("the third worker announced itself").hasSize(1);

@@ -26,7 +26,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.logging.Level;
@@ -180,9 +179,9 @@ class WebUiIT {
   @Test
   void aBrokenImageShowsItsErrorOnItsCard() throws IOException {
     Path dir = Files.createTempDirectory("webui-broken-");
-    Path broken = dir.resolve("broken.jpg");
-    byte[] dog = Files.readAllBytes(IMAGES.resolve("dog.jpg"));
-    Files.write(broken, Arrays.copyOf(dog, 2000));
+    // a PNG whose header is well formed (so the upload takes it) but names more pixels than a worker decodes
+    Path broken = dir.resolve("broken.png");
+    Files.write(broken, oversizePng(30_000, 30_000));
     driver.get(base);
     WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(20));
     wait.until(d -> !new Select(d.findElement(By.id("checkpoint"))).getOptions().isEmpty());
@@ -197,7 +196,7 @@ class WebUiIT {
     wait.until(textIs(By.id("progress-percent"), "100%"));
     assertThat(text("progress-text")).isEqualTo("2 of 2 images processed, 1 failed (100%)");
     wait.until(d -> d.findElements(By.cssSelector(".result-card")).size() == 2);
-    WebElement bad = card("broken.jpg");
+    WebElement bad = card("broken.png");
     assertThat(bad.getAttribute("class")).contains("has-error");
     assertThat(bad.findElement(By.cssSelector(".image-error")).getText()).startsWith("Error: ").hasSizeGreaterThan(8);
     assertThat(card("dog.jpg").findElements(By.cssSelector(".image-error"))).isEmpty();
@@ -213,6 +212,28 @@ class WebUiIT {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** A PNG of a signature, an IHDR chunk for {@code width} x {@code height} and an IEND chunk: no pixel data. */
+  static byte[] oversizePng(int width, int height) {
+    java.nio.ByteBuffer ihdr = java.nio.ByteBuffer.allocate(13).putInt(width).putInt(height)
+        .put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A});
+    chunk(out, "IHDR", ihdr.array());
+    chunk(out, "IEND", new byte[0]);
+    return out.toByteArray();
+  }
+
+  private static void chunk(java.io.ByteArrayOutputStream out, String type, byte[] data) {
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    byte[] t = type.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    crc.update(t);
+    crc.update(data);
+    out.writeBytes(java.nio.ByteBuffer.allocate(4).putInt(data.length).array());
+    out.writeBytes(t);
+    out.writeBytes(data);
+    out.writeBytes(java.nio.ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+  }
 
   /** The two result cards with their original names, labels and boxes placed over the image in scale. */
   private void assertResults(WebDriverWait wait) {
