@@ -58,15 +58,9 @@ class ConnectionsIT {
     Map<String, String> small = new HashMap<>(TestService.settings("connections-cap"));
     small.put("ROLES", "api");
     small.put("MAX_STREAMS_PER_TENANT", Integer.toString(STREAM_CAP));
-    // both nodes start at once: each spends most of its start waiting on its own PostgreSQL
-    Future<Node> a = Node.start(ConfigLoader.load(env));
-    Future<Node> b = Node.start(ConfigLoader.load(small));
-    try {
-      Api.await(Future.join(a, b));
-    } finally {
-      node = a.result(); // whichever started, for stop() to close
-      tiny = b.result();
-    }
+    Node[] both = TestService.startTogether(env, small);
+    node = both[0];
+    tiny = both[1];
     vertx = Vertx.vertx();
     // no keep-alive: the node closes a connection idle for 2 s, and a pooled one could be reused as it closes
     web = WebClient.create(vertx, new WebClientOptions().setDefaultHost("127.0.0.1").setKeepAlive(false));

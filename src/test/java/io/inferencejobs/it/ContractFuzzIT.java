@@ -112,7 +112,7 @@ class ContractFuzzIT {
         String text;
         if (req.spelling() != null) {
           // sent byte for byte: an HTTP client library may tidy an odd path up before it leaves
-          RawHttp.Response r = RawHttp.send(api.port(), req.method().name(), req.uri(), req.headers(),
+          WireHttp.Response r = WireHttp.send(api.port(), req.method().name(), req.uri(), req.headers(),
               req.body() == null ? null : req.body().getBytes());
           status = r.status();
           contentType = r.header("Content-Type");

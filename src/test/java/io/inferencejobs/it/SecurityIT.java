@@ -202,7 +202,7 @@ class SecurityIT {
             body = "{}".getBytes(StandardCharsets.UTF_8);
           }
           String target = spelling.getValue() + (query.isEmpty() ? "" : "?" + query);
-          RawHttp.Response r = RawHttp.send(api.port(), op.method().name(), target, headers, body);
+          WireHttp.Response r = WireHttp.send(api.port(), op.method().name(), target, headers, body);
           requests++;
           String what = op.id() + " via " + spelling.getKey() + " (" + target + ") with " + c.name() + ": " + r;
           statuses.merge(r.status(), 1, Integer::sum);
@@ -377,7 +377,7 @@ class SecurityIT {
     System.arraycopy(new byte[] {(byte) 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A}, 0, disguised, 0, 8);
     System.arraycopy(model, 0, disguised, 8, model.length);
     long[] before = counts();
-    RawHttp.Response r = RawHttp.send(api.port(), "POST", INF + "/upload-images?training_job_id=1",
+    WireHttp.Response r = WireHttp.send(api.port(), "POST", INF + "/upload-images?training_job_id=1",
         Map.of("Authorization", "Bearer " + WRITER_A, "Content-Type", "multipart/form-data; boundary=x"),
         multipart("x", "model.png", disguised));
     assertThat(r.status()).as(r.toString()).isEqualTo(415);

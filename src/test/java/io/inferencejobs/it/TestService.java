@@ -64,6 +64,30 @@ public final class TestService {
     return env;
   }
 
+  /**
+   * Starts two nodes at once (each spends most of its start waiting on its own PostgreSQL); if either fails, the one
+   * that started is closed and the failure thrown.
+   */
+  public static Node[] startTogether(Map<String, String> first, Map<String, String> second) {
+    io.vertx.core.Future<Node> a = Node.start(ConfigLoader.load(first));
+    io.vertx.core.Future<Node> b = Node.start(ConfigLoader.load(second));
+    try {
+      io.vertx.core.Future.join(a, b).toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      for (io.vertx.core.Future<Node> f : java.util.List.of(a, b)) {
+        if (f.succeeded()) {
+          f.result().closeAsync();
+        }
+      }
+      throw new IllegalStateException("test services did not start", e);
+    }
+    if (a.failed() || b.failed()) {
+      (a.succeeded() ? a : b).result().closeAsync();
+      throw new IllegalStateException("a test service did not start", a.failed() ? a.cause() : b.cause());
+    }
+    return new Node[] {a.result(), b.result()};
+  }
+
   public static Node start(Map<String, String> env) {
     AppConfig config = ConfigLoader.load(env);
     try {

@@ -92,14 +92,9 @@ class UploadsIT {
     Path spool = Path.of(small.get("DATA_DIR")).resolve("uploads-tmp");
     Files.createDirectories(spool);
     leftover = Files.write(spool.resolve(UUID.randomUUID() + ".part"), new byte[64 * 1024]);
-    Future<Node> a = Node.start(ConfigLoader.load(env));
-    Future<Node> b = Node.start(ConfigLoader.load(small));
-    try {
-      Api.await(Future.join(a, b));
-    } finally {
-      node = a.result(); // whichever started, for stop() to close
-      full = b.result();
-    }
+    Node[] both = TestService.startTogether(env, small);
+    node = both[0];
+    full = both[1];
     api = new Api(node.httpPort());
     BufferedImage image = new BufferedImage(4, 4, BufferedImage.TYPE_INT_RGB);
     image.setRGB(1, 2, 0xff8800);

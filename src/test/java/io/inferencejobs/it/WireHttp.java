@@ -60,6 +60,32 @@ final class WireHttp {
     }
   }
 
+  /**
+   * One request on a new connection with Connection: close, the target sent byte for byte as given (no client
+   * library tidies {@code //}, {@code /./}, {@code ..} or percent-escapes on the way). An event stream's body is left
+   * unread: its status and headers are the answer.
+   */
+  static Response send(int port, String method, String target, Map<String, String> headers, byte[] body) {
+    try (Socket s = connect(port, "127.0.0.1")) {
+      StringBuilder head = new StringBuilder(method).append(' ').append(target).append(" HTTP/1.1\r\n")
+          .append("Host: 127.0.0.1:").append(port).append("\r\nConnection: close\r\n");
+      headers.forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
+      if (body != null) {
+        head.append("Content-Length: ").append(body.length).append("\r\n");
+      }
+      s.getOutputStream().write(head.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
+      if (body != null) {
+        s.getOutputStream().write(body);
+      }
+      s.getOutputStream().flush();
+      Response r = readHead(s.getInputStream());
+      return r.header("Content-Type") != null && r.header("Content-Type").startsWith("text/event-stream") ? r
+          : readBody(s.getInputStream(), r);
+    } catch (IOException e) {
+      throw new AssertionError(method + " " + target + ": " + e, e);
+    }
+  }
+
   /** GET {@code path} with Connection: close. */
   static Response get(int port, String path) throws IOException {
     return exchange(port, "127.0.0.1", "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
@@ -82,7 +108,10 @@ final class WireHttp {
 
   /** A whole response: its body by Content-Length, by chunks, or up to the end of the connection. */
   static Response read(InputStream in) throws IOException {
-    Response head = readHead(in);
+    return readBody(in, readHead(in));
+  }
+
+  private static Response readBody(InputStream in, Response head) throws IOException {
     ByteArrayOutputStream body = new ByteArrayOutputStream();
     String length = head.header("Content-Length");
     if (length != null) {
