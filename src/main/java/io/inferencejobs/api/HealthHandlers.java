@@ -4,7 +4,6 @@ import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.sqlclient.Row;
 
 /** Liveness and readiness (PostgreSQL, S3, and at least one worker heartbeating). */
 final class HealthHandlers {
@@ -22,19 +21,7 @@ final class HealthHandlers {
   }
 
   void ready(RoutingContext ctx) {
-    Future<JsonArray> workers = api.pool().preparedQuery("""
-            SELECT worker_id, node_id, device, provider, slots, free_slots FROM workers
-            WHERE last_seen > now() - make_interval(secs => $1) ORDER BY worker_id""")
-        .execute(io.vertx.sqlclient.Tuple.of((double) WORKER_STALE_SECONDS))
-        .map(rows -> {
-          JsonArray out = new JsonArray();
-          for (Row r : rows) {
-            out.add(new JsonObject().put("worker_id", r.getString("worker_id")).put("node_id", r.getString("node_id"))
-                .put("device", r.getString("device")).put("provider", r.getString("provider"))
-                .put("slots", r.getInteger("slots")).put("free_slots", r.getInteger("free_slots")));
-          }
-          return out;
-        });
+    Future<JsonArray> workers = api.workers().live(WORKER_STALE_SECONDS);
     Future<Void> s3 = api.storage().checkBucket();
     Future.join(workers, s3).onComplete(ar -> {
       boolean pgOk = workers.succeeded();

@@ -6,9 +6,11 @@ import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.cluster.ClusterSetup;
 import io.inferencejobs.config.AppConfig;
 import io.inferencejobs.config.AppConfig.Role;
+import io.inferencejobs.jobs.ChunkRepository;
 import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.TrainingJobRepository;
 import io.inferencejobs.jobs.UploadRepository;
+import io.inferencejobs.jobs.WorkerRepository;
 import io.inferencejobs.metrics.Metrics;
 import io.inferencejobs.persistence.Database;
 import io.inferencejobs.persistence.EmbeddedPostgresServer;
@@ -49,7 +51,9 @@ public final class Node implements AutoCloseable {
   private EmbeddedS3Server embeddedS3;
   private Pool pool;
   private S3Storage storage;
+  private S3Storage workerStorage;
   private BoundedExecutor io;
+  private BoundedExecutor workerIo;
   private BoundedExecutor decode;
   private JobRepository jobs;
   private ApiVerticle api;
@@ -91,6 +95,12 @@ public final class Node implements AutoCloseable {
     metrics.gauge("pool_tasks_in_flight", "Tasks queued or running in a bounded pool", io::inFlight, "pool", io.name());
     metrics.gauge("pool_tasks_in_flight", "Tasks queued or running in a bounded pool", decode::inFlight, "pool",
         decode.name());
+    if (config.hasRole(Role.WORKER)) {
+      // the workers' S3 reads have a pool of their own: a burst of uploads cannot starve them, nor they uploads
+      workerIo = new BoundedExecutor(vertx, "s3-worker", config.worker().ioThreads(), queued);
+      metrics.gauge("pool_tasks_in_flight", "Tasks queued or running in a bounded pool", workerIo::inFlight, "pool",
+          workerIo.name());
+    }
     Future<Integer> pgPort = config.postgres().embedded()
         ? vertx.executeBlocking(() -> {
           embeddedPg = EmbeddedPostgresServer.start(config.dataDir(), config.postgres().embeddedPort());
@@ -107,11 +117,14 @@ public final class Node implements AutoCloseable {
     return Future.all(pgPort, s3Endpoint).compose(ready -> {
       pool = Database.pool(vertx, config.postgres(), pgPort.result());
       storage = new S3Storage(config.s3(), s3Endpoint.result(), io);
+      if (workerIo != null) {
+        workerStorage = new S3Storage(config.s3(), s3Endpoint.result(), workerIo);
+      }
       jobs = new JobRepository(pool, events -> events.forEach(
           e -> vertx.eventBus().publish(Addresses.JOBS_EVENTS, e.toJson())));
       return Future.all(Migrations.apply(pool), storage.ensureBucket(config.s3().bucket()));
     }).compose(v -> registerPretrained())
-        .compose(v -> config.clustered() ? Future.succeededFuture(0) : jobs.releaseLeases(null))
+        .compose(v -> config.clustered() ? Future.succeededFuture(0) : new ChunkRepository(pool).releaseLeases(null))
         .compose(released -> {
           if (released > 0) {
             LOG.info("handed back {} chunks left leased by a previous run; their jobs resume", released);
@@ -158,7 +171,8 @@ public final class Node implements AutoCloseable {
   private Future<Void> deployRoles() {
     Future<Void> chain = Future.succeededFuture();
     if (config.hasRole(Role.WORKER)) {
-      WorkerContext wc = new WorkerContext(config, pool, jobs, storage, io, decode, nodeId, metrics);
+      WorkerContext wc = new WorkerContext(config, jobs, new ChunkRepository(pool), new WorkerRepository(pool),
+          workerStorage, decode, nodeId, metrics);
       for (String device : config.worker().devices()) {
         WorkerVerticle w = new WorkerVerticle(wc, device);
         workers.add(w);
@@ -169,8 +183,8 @@ public final class Node implements AutoCloseable {
       }
     }
     if (config.hasRole(Role.API)) {
-      api = new ApiVerticle(new ApiContext(config, pool, storage, jobs, new TrainingJobRepository(pool),
-          new UploadRepository(pool), io, metrics));
+      api = new ApiVerticle(new ApiContext(config, storage, jobs, new TrainingJobRepository(pool),
+          new UploadRepository(pool), new WorkerRepository(pool), io, metrics));
       startJobGauges();
       chain = chain.compose(v -> vertx.deployVerticle(api).map(id -> {
         deployments.add(id);
@@ -257,6 +271,9 @@ public final class Node implements AutoCloseable {
         .compose(v -> vertx.executeBlocking(() -> {
           if (storage != null) {
             storage.close();
+          }
+          if (workerStorage != null) {
+            workerStorage.close();
           }
           if (embeddedS3 != null) {
             embeddedS3.close();

@@ -180,6 +180,7 @@ public final class BenchClusterCommand {
   private static String dispatchOverhead(int pgPort) throws Exception {
     try (Db db = new Db(pgPort)) {
       JobRepository repo = new JobRepository(db.pool, events -> { });
+      io.inferencejobs.jobs.ChunkRepository leases = new io.inferencejobs.jobs.ChunkRepository(db.pool);
       int chunks = 300;
       List<ImageRef> refs = new ArrayList<>();
       for (int i = 0; i < chunks; i++) {
@@ -194,11 +195,11 @@ public final class BenchClusterCommand {
       List<Double> ms = new ArrayList<>();
       for (int i = 0; i < chunks; i++) {
         long t0 = System.nanoTime();
-        Optional<ChunkLease> lease = Http.await(repo.leaseChunk("bench-dispatch", 30));
+        Optional<ChunkLease> lease = Http.await(leases.lease("bench-dispatch", 30));
         if (lease.isEmpty()) {
           break;
         }
-        Http.await(repo.pendingImages(lease.get()));
+        Http.await(leases.pendingImages(lease.get()));
         Http.await(repo.finishChunk(lease.get(), "bench-dispatch", 1.0));
         ms.add((System.nanoTime() - t0) / 1e6);
       }

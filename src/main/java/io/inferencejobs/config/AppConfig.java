@@ -86,7 +86,9 @@ public record AppConfig(
       int decodeThreads,
       int ioThreads,
       double maxFailedRatio,
-      int modelCacheSize) {
+      int modelCacheSize,
+      int maxAttempts,
+      int retryBackoffMs) {
   }
 
   /**
@@ -94,11 +96,13 @@ public record AppConfig(
    * counted across the cluster, and {@code maxStreamsPerTenant}, per API node) apply to authenticated callers; 0 turns
    * one off. {@code maxQueuedTasks} bounds the backlog of each blocking pool. An upload is refused (507) when it would
    * leave less than {@code uploadMinFreeBytes} on the spool's disk; the objects of an upload that never committed are
-   * removed {@code uploadSweepSeconds} after it started.
+   * removed {@code uploadSweepSeconds} after it started. A stored image over {@code maxImageBytes} or a checkpoint over
+   * {@code maxCheckpointBytes} is refused from its length, before it is read.
    */
   public record LimitsConfig(long maxUploadBytes, int maxFilesPerUpload, long maxJsonBodyBytes, int maxImagesPerJob,
                              int maxActiveJobsPerTenant, double ratePerSecond, int rateBurst, int maxQueuedTasks,
-                             int maxStreamsPerTenant, long uploadMinFreeBytes, int uploadSweepSeconds) {
+                             int maxStreamsPerTenant, long uploadMinFreeBytes, int uploadSweepSeconds,
+                             long maxImageBytes, long maxCheckpointBytes) {
   }
 
   /** What a key may do; each scope implies the ones before it (admin implies write implies read). */

@@ -84,6 +84,10 @@ public final class ConfigLoader {
     m.put("WORKER_IO_THREADS", "worker.io_threads");
     m.put("MAX_FAILED_RATIO", "worker.max_failed_ratio");
     m.put("MODEL_CACHE_SIZE", "worker.model_cache_size");
+    m.put("WORKER_MAX_ATTEMPTS", "worker.max_attempts");
+    m.put("WORKER_RETRY_BACKOFF_MS", "worker.retry_backoff_ms");
+    m.put("MAX_IMAGE_BYTES", "limits.max_image_bytes");
+    m.put("MAX_CHECKPOINT_BYTES", "limits.max_checkpoint_bytes");
     m.put("MAX_UPLOAD_BYTES", "limits.max_upload_bytes");
     m.put("MAX_FILES_PER_UPLOAD", "limits.max_files_per_upload");
     m.put("MAX_JSON_BODY_BYTES", "limits.max_json_body_bytes");
@@ -230,7 +234,9 @@ public final class ConfigLoader {
         r.integer("worker.decode_threads", 1, 256),
         r.integer("worker.io_threads", 1, 256),
         r.decimal("worker.max_failed_ratio", 0, 1),
-        r.integer("worker.model_cache_size", 1, 64));
+        r.integer("worker.model_cache_size", 1, 64),
+        r.integer("worker.max_attempts", 1, 100),
+        r.integer("worker.retry_backoff_ms", 0, 600_000));
     LimitsConfig limits = new LimitsConfig(
         r.longValue("limits.max_upload_bytes", 1, Long.MAX_VALUE),
         r.integer("limits.max_files_per_upload", 1, 1_000_000),
@@ -242,7 +248,9 @@ public final class ConfigLoader {
         r.integer("limits.max_queued_tasks", 0, 1_000_000),
         r.integer("limits.max_streams_per_tenant", 0, 10_000_000),
         r.longValue("limits.upload_min_free_bytes", 0, Long.MAX_VALUE),
-        r.integer("limits.upload_sweep_seconds", 10, 7 * 86_400));
+        r.integer("limits.upload_sweep_seconds", 10, 7 * 86_400),
+        r.longValue("limits.max_image_bytes", 1024, Integer.MAX_VALUE - 8),
+        r.longValue("limits.max_checkpoint_bytes", 1024, Long.MAX_VALUE));
     PretrainedConfig pretrained = new PretrainedConfig(
         r.string("pretrained.training_job_name", false),
         r.string("pretrained.model", false),

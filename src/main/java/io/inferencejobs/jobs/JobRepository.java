@@ -232,54 +232,6 @@ public final class JobRepository {
 
   // ---------------------------------------------------------------- worker side
 
-  /** Leases the oldest open chunk (pending, or leased with an expired lease) of a live job; empty when none. */
-  public Future<Optional<ChunkLease>> leaseChunk(String workerId, int leaseSeconds) {
-    return pool.preparedQuery("""
-            UPDATE job_chunks c SET state = 'leased', lease_owner = $1,
-                   lease_expires_at = now() + make_interval(secs => $2), attempts = c.attempts + 1
-            FROM (SELECT c2.job_id, c2.chunk_index FROM job_chunks c2 JOIN inference_jobs j ON j.id = c2.job_id
-                  WHERE j.status IN ('pending', 'running')
-                    AND (c2.state = 'pending' OR (c2.state = 'leased' AND c2.lease_expires_at < now()))
-                  ORDER BY c2.job_id, c2.chunk_index LIMIT 1 FOR UPDATE OF c2 SKIP LOCKED) pick
-            WHERE c.job_id = pick.job_id AND c.chunk_index = pick.chunk_index
-            RETURNING c.job_id, c.chunk_index, c.first_index, c.end_index, c.attempts""")
-        .execute(Tuple.of(workerId, (double) leaseSeconds))
-        .map(rows -> first(rows).map(r -> new ChunkLease(r.getLong("job_id"), r.getInteger("chunk_index"),
-            r.getInteger("first_index"), r.getInteger("end_index"), r.getInteger("attempts"))));
-  }
-
-  /** Extends every lease the worker holds; returns how many it still holds. */
-  public Future<Integer> heartbeat(String workerId, int leaseSeconds) {
-    return pool.preparedQuery("""
-            UPDATE job_chunks SET lease_expires_at = now() + make_interval(secs => $2)
-            WHERE lease_owner = $1 AND state = 'leased'""")
-        .execute(Tuple.of(workerId, (double) leaseSeconds)).map(RowSet::rowCount);
-  }
-
-  /** Hands back a worker's chunks (graceful shutdown), or every lease when {@code workerId} is null. */
-  public Future<Integer> releaseLeases(String workerId) {
-    return pool.preparedQuery("""
-            UPDATE job_chunks SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL
-            WHERE state = 'leased' AND ($1::text IS NULL OR lease_owner = $1)""")
-        .execute(Tuple.of(workerId)).map(RowSet::rowCount);
-  }
-
-  /** The images of a chunk that have no result yet (a re-leased chunk skips what was already done). */
-  public Future<List<ImageRef>> pendingImages(ChunkLease lease) {
-    return pool.preparedQuery("""
-            SELECT i.image_index, i.s3_uri, i.image_name FROM job_images i
-            WHERE i.job_id = $1 AND i.image_index >= $2 AND i.image_index < $3
-              AND NOT EXISTS (SELECT 1 FROM image_results r WHERE r.job_id = i.job_id AND r.image_index = i.image_index)
-            ORDER BY i.image_index""")
-        .execute(Tuple.of(lease.jobId(), lease.firstIndex(), lease.endIndex()))
-        .map(rows -> {
-          List<ImageRef> refs = new ArrayList<>();
-          rows.forEach(r -> refs.add(new ImageRef(r.getInteger("image_index"), r.getString("s3_uri"),
-              r.getString("image_name"))));
-          return refs;
-        });
-  }
-
   /** What a worker learns when it writes: whether to go on, and the job's counters after the write. */
   public record WriteOutcome(boolean keepGoing, Job job, int inserted) {
   }

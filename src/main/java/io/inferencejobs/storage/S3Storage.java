@@ -5,7 +5,10 @@ import io.inferencejobs.support.BoundedExecutor;
 import io.vertx.core.Future;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.exception.SdkServiceException;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
@@ -13,6 +16,7 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException;
 import software.amazon.awssdk.services.s3.model.Delete;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
@@ -151,15 +155,41 @@ public final class S3Storage implements AutoCloseable {
     });
   }
 
+  /** An object larger than the caller takes: refused from its length, before its bytes are read. */
+  public static final class TooLarge extends RuntimeException {
+    public TooLarge(S3Uri uri, long size, long max, String setting) {
+      super(uri + " is " + size + " bytes, more than the " + max + " that " + setting + " allows", null, false,
+          false);
+    }
+  }
+
+  /**
+   * The whole object, if it is at most {@code maxBytes} long (else {@link TooLarge}, naming {@code setting}); only
+   * then are its bytes read into memory.
+   */
+  public Future<byte[]> getBytes(S3Uri uri, long maxBytes, String setting) {
+    return io.submit(() -> {
+      try (ResponseInputStream<GetObjectResponse> in = client.getObject(b -> b.bucket(uri.bucket()).key(uri.key()))) {
+        Long length = in.response().contentLength();
+        if (length != null && length > maxBytes) {
+          in.abort();
+          throw new TooLarge(uri, length, maxBytes, setting);
+        }
+        byte[] bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+        if (bytes.length > maxBytes) {
+          in.abort();
+          throw new TooLarge(uri, bytes.length, maxBytes, setting);
+        }
+        return bytes;
+      }
+    });
+  }
+
   public Future<byte[]> getBytes(S3Uri uri) {
     return io.submit(() -> client.getObjectAsBytes(b -> b.bucket(uri.bucket()).key(uri.key())).asByteArray());
   }
 
-  /** Blocking variant for callers already on a worker thread. */
-  public byte[] getBytesBlocking(S3Uri uri) {
-    return client.getObjectAsBytes(b -> b.bucket(uri.bucket()).key(uri.key())).asByteArray();
-  }
-
+  /** Streams the object to {@code target} (never whole in memory). */
   public Future<Void> download(S3Uri uri, Path target) {
     return io.submit(() -> {
       java.nio.file.Files.createDirectories(target.toAbsolutePath().getParent());
@@ -167,6 +197,35 @@ public final class S3Storage implements AutoCloseable {
       client.getObject(b -> b.bucket(uri.bucket()).key(uri.key()), target);
       return null;
     });
+  }
+
+  /** Whether a failure says the object (or its bucket) does not exist. */
+  public static boolean missing(Throwable failure) {
+    Throwable t = unwrap(failure);
+    return t instanceof NoSuchKeyException || t instanceof NoSuchBucketException
+        || (t instanceof S3Exception e && e.statusCode() == 404);
+  }
+
+  /**
+   * Whether a failure may pass if the call is made again later: the server unreachable or timing out, a 5xx, a
+   * throttle, a full pool, an I/O error. Refusals that will not change (403, 400, a missing object) are not.
+   */
+  public static boolean transientFault(Throwable failure) {
+    Throwable t = unwrap(failure);
+    if (t instanceof BoundedExecutor.Overloaded || t instanceof SdkClientException
+        || t instanceof java.io.IOException || t instanceof java.io.UncheckedIOException) {
+      return true;
+    }
+    return t instanceof SdkServiceException e
+        && (e.statusCode() >= 500 || e.statusCode() == 408 || e.statusCode() == 429 || e.isThrottlingException());
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while ((t instanceof java.util.concurrent.CompletionException
+        || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   public Future<Void> delete(String bucketName, List<String> keys) {

@@ -10,17 +10,23 @@ import io.vertx.core.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Checkpoints loaded once per device: keyed by S3 URI and ETag, kept on disk (survives restarts) and in memory
- * (a small LRU of ready engines). Concurrent requests for the same model share one load.
+ * Checkpoints loaded once per device: keyed by S3 URI and ETag, kept on disk (survives restarts) and in memory (a
+ * small LRU of ready engines). Concurrent requests for the same model share one load. Loads run on the cache's own
+ * pool, never behind inference batches. Every chunk holds the engine it uses ({@link #acquire}, then
+ * {@link Held#release}): only a model no chunk holds is evicted and closed, so the cache may exceed its size while more
+ * models are in use at once. A missing, too large or unreadable checkpoint fails with {@link JobFailure}; a download
+ * that fails for any other reason (S3 unreachable, a full disk) fails only the chunk.
  */
 final class ModelCache {
   private static final Logger LOG = LoggerFactory.getLogger(ModelCache.class);
@@ -30,68 +36,158 @@ final class ModelCache {
   private final EngineOptions options;
   private final Path dir;
   private final int capacity;
-  private final Map<String, Future<InferenceEngine>> engines = new LinkedHashMap<>(16, 0.75f, true);
-
+  private final long maxBytes;
   private final Metrics.WorkerMeters meters;
+  private final Map<String, Entry> engines = new LinkedHashMap<>(16, 0.75f, true);
 
-  ModelCache(S3Storage storage, BoundedExecutor loader, EngineOptions options, Path dir, int capacity,
+  private static final class Entry {
+    final Future<InferenceEngine> load;
+    int users;
+    boolean evicted;
+
+    Entry(Future<InferenceEngine> load) {
+      this.load = load;
+    }
+  }
+
+  /** A loaded model held by one chunk until it releases it. */
+  final class Held {
+    private final String key;
+    private final Entry entry;
+    final InferenceEngine engine;
+    private boolean released;
+
+    private Held(String key, Entry entry, InferenceEngine engine) {
+      this.key = key;
+      this.entry = entry;
+      this.engine = engine;
+    }
+
+    /** Call on the verticle's event loop, once. */
+    void release() {
+      if (released) {
+        return;
+      }
+      released = true;
+      entry.users--;
+      if (entry.evicted && entry.users == 0) {
+        entry.load.onSuccess(InferenceEngine::close);
+      } else {
+        evict();
+      }
+    }
+
+    @Override
+    public String toString() {
+      return key;
+    }
+  }
+
+  ModelCache(S3Storage storage, BoundedExecutor loader, EngineOptions options, Path dir, int capacity, long maxBytes,
              Metrics.WorkerMeters meters) {
-    this.meters = meters;
     this.storage = storage;
     this.loader = loader;
     this.options = options;
     this.dir = dir;
     this.capacity = capacity;
+    this.maxBytes = maxBytes;
+    this.meters = meters;
   }
 
-  /** Call on the verticle's event loop only (the map is not shared across threads). */
-  Future<InferenceEngine> get(String uri) {
-    S3Uri s3 = S3Uri.parse(uri).orElseThrow(() -> new IllegalArgumentException("not an s3 URI: " + uri));
+  /** The engine for {@code uri}, held until released. Call on the verticle's event loop only. */
+  Future<Held> acquire(String uri) {
+    S3Uri s3 = S3Uri.parse(uri).orElse(null);
+    if (s3 == null) {
+      return Future.failedFuture(new JobFailure("checkpoint " + uri + " is not an s3:// URI"));
+    }
     return storage.head(s3).compose(info -> {
       if (info.isEmpty()) {
-        return Future.failedFuture(new IllegalStateException("checkpoint " + uri + " does not exist"));
+        return Future.failedFuture(new JobFailure("checkpoint " + uri + " does not exist"));
+      }
+      if (info.get().size() > maxBytes) {
+        return Future.failedFuture(new JobFailure("checkpoint " + uri + " is " + info.get().size()
+            + " bytes, more than the " + maxBytes + " that limits.max_checkpoint_bytes (MAX_CHECKPOINT_BYTES) allows"));
       }
       String etag = info.get().etag() == null ? "none" : info.get().etag().replace("\"", "");
       String key = uri + "#" + etag;
-      Future<InferenceEngine> cached = engines.get(key);
-      if (cached != null && !cached.failed()) {
+      Entry entry = engines.get(key);
+      if (entry != null && !entry.load.failed()) {
         meters.modelCacheHits.increment();
-        return cached;
+      } else {
+        entry = new Entry(load(s3, key, uri));
+        engines.put(key, entry);
+        Entry loading = entry;
+        // a failed load is forgotten, so that the next chunk tries again
+        entry.load.onFailure(err -> engines.remove(key, loading));
       }
-      Path file = dir.resolve(sha256(key) + ".onnx");
-      // the disk copy survives restarts: download only what is not there yet (file checks off the event loop)
-      Future<InferenceEngine> load = loader.submit(() -> Files.isRegularFile(file))
-          .compose(onDisk -> onDisk ? Future.<Void>succeededFuture()
-              : storage.download(s3, tmp(file)).compose(v -> loader.submit(() -> {
-                Files.move(tmp(file), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-                return null;
-              })))
-          .compose(v -> loader.submit(() -> {
-            long t0 = System.nanoTime();
-            InferenceEngine engine = InferenceEngine.load(file, options);
-            meters.modelLoads.increment();
-            LOG.info("loaded checkpoint {} ({} on {}) in {} ms", uri, engine.descriptor().outputLayout(),
-                engine.provider(), (System.nanoTime() - t0) / 1_000_000);
-            return engine;
-          }));
-      engines.put(key, load);
-      evict();
-      return load;
+      Entry held = entry;
+      held.users++;
+      return held.load
+          .map(engine -> new Held(key, held, engine))
+          .onFailure(err -> held.users--)
+          .onSuccess(h -> evict());
     });
   }
 
+  private Future<InferenceEngine> load(S3Uri s3, String key, String uri) {
+    Path file = dir.resolve(sha256(key) + ".onnx");
+    // the disk copy survives restarts: download only what is not there yet (file checks off the event loop)
+    return loader.submit(() -> Files.isRegularFile(file))
+        .compose(onDisk -> onDisk ? Future.<Void>succeededFuture()
+            : storage.download(s3, tmp(file))
+                .recover(err -> Future.failedFuture(S3Storage.missing(err)
+                    ? new JobFailure("checkpoint " + uri + " does not exist") : diskOr(err)))
+                .compose(v -> loader.submit(() -> {
+                  Files.move(tmp(file), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                      java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                  return null;
+                })))
+        .compose(v -> loader.submit(() -> {
+          long t0 = System.nanoTime();
+          InferenceEngine engine = InferenceEngine.load(file, options);
+          meters.modelLoads.increment();
+          LOG.info("loaded checkpoint {} ({} on {}) in {} ms", uri, engine.descriptor().outputLayout(),
+              engine.provider(), (System.nanoTime() - t0) / 1_000_000);
+          return engine;
+        }));
+  }
+
+  /** A download that failed for lack of room says so (and is retried later, like any transient fault). */
+  private Throwable diskOr(Throwable err) {
+    try {
+      long usable = Files.getFileStore(Files.createDirectories(dir)).getUsableSpace();
+      if (usable < 64L * 1024 * 1024) {
+        return new IOException("disk full: " + usable / (1024 * 1024) + " MiB free for the model cache in " + dir,
+            err);
+      }
+    } catch (IOException ignored) {
+      // the original failure says more
+    }
+    return err;
+  }
+
+  /** Drops the least recently used models that no chunk holds, down to the capacity. */
   private void evict() {
-    while (engines.size() > capacity) {
-      var it = engines.entrySet().iterator();
-      var eldest = it.next();
-      it.remove();
-      eldest.getValue().onSuccess(InferenceEngine::close);
+    Iterator<Map.Entry<String, Entry>> it = engines.entrySet().iterator();
+    int excess = engines.size() - capacity;
+    while (excess > 0 && it.hasNext()) {
+      Entry e = it.next().getValue();
+      if (e.users == 0 && e.load.isComplete()) {
+        it.remove();
+        e.evicted = true;
+        e.load.onSuccess(InferenceEngine::close);
+        excess--;
+      }
     }
   }
 
+  /** Models loaded or loading now (for tests and logs). */
+  int size() {
+    return engines.size();
+  }
+
   void close() {
-    engines.values().forEach(f -> f.onSuccess(InferenceEngine::close));
+    engines.values().forEach(e -> e.load.onSuccess(InferenceEngine::close));
     engines.clear();
   }
 

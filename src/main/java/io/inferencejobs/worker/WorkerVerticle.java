@@ -15,6 +15,7 @@ import io.inferencejobs.jobs.Job;
 import io.inferencejobs.jobs.JobStatus;
 import io.inferencejobs.jobs.ResultRow;
 import io.inferencejobs.metrics.Metrics;
+import io.inferencejobs.storage.S3Storage;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.BoundedExecutor;
 import io.vertx.core.Future;
@@ -23,7 +24,6 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -39,19 +39,27 @@ import java.util.Set;
  * One inference worker pinned to one device. It leases chunks of jobs from PostgreSQL (the source of truth; the bus
  * only wakes it up), runs them in batches through the engine on its own single-thread pool, and writes results
  * idempotently. Fetching and decoding of the next batch overlap inference of the current one. It never takes more
- * chunks than it has slots.
+ * chunks than it has slots, and its heartbeat extends only the leases of chunks it is working on.
+ *
+ * <p>Faults: a fault the job cannot survive ({@link JobFailure}: the checkpoint is missing, too large or not a model)
+ * fails the job once with its reason. Any other fault of a chunk (S3 or PostgreSQL unreachable, a full pool or disk)
+ * hands the chunk back with a backoff that doubles with each attempt, for any worker to lease again; a chunk leased
+ * more than {@code worker.max_attempts} times fails its job with the last cause. An image that is missing or cannot be
+ * decoded fails on its own, with its own result.
  */
 public final class WorkerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerVerticle.class);
-  /** A chunk leased this many times without finishing fails its remaining images instead of looping forever. */
-  static final int MAX_ATTEMPTS = 3;
   private static final long PROGRESS_INTERVAL_MS = 250;
+  /** Per-job progress timestamps older than this are of jobs that ended (here or elsewhere): dropped. */
+  private static final long PROGRESS_STATE_TTL_MS = 10 * 60_000L;
+  private static final long MAX_BACKOFF_MS = 60_000;
 
   private final WorkerContext ctx;
   private final String device;
   private final String workerId;
   private final int slots;
   private BoundedExecutor inference;
+  private BoundedExecutor modelLoader;
   private ModelCache models;
   private Metrics.WorkerMeters meters;
   private MessageConsumer<Object> consumer;
@@ -64,6 +72,8 @@ public final class WorkerVerticle extends VerticleBase {
   private String provider = "pending";
   private Promise<Void> drained;
   private final Map<Long, Long> lastProgress = new HashMap<>();
+  /** The chunks in hand: the only leases the heartbeat extends. */
+  private final List<ChunkLease> working = new ArrayList<>();
 
   public WorkerVerticle(WorkerContext ctx, String device) {
     this.ctx = ctx;
@@ -82,9 +92,11 @@ public final class WorkerVerticle extends VerticleBase {
     EngineOptions options = new EngineOptions(device, ec.intraOpThreads(), 0, ec.batchSize(), ec.maxPixels());
     // one thread per device: the device runs one session.run at a time; ORT parallelises inside it
     inference = new BoundedExecutor(vertx, "inference-" + device.replace(':', '-'), 1, 64);
+    // loading a model (seconds) never waits behind inference batches, nor they behind it
+    modelLoader = new BoundedExecutor(vertx, "model-load-" + device.replace(':', '-'), 1, 64);
     meters = ctx.metrics().worker(ctx.nodeId(), device);
-    models = new ModelCache(ctx.storage(), inference, options, ctx.config().dataDir().resolve("model-cache"),
-        ctx.config().worker().modelCacheSize(), meters);
+    models = new ModelCache(ctx.storage(), modelLoader, options, ctx.config().dataDir().resolve("model-cache"),
+        ctx.config().worker().modelCacheSize(), ctx.config().limits().maxCheckpointBytes(), meters);
     int lease = ctx.config().worker().leaseSeconds();
     consumer = vertx.eventBus().consumer(Addresses.JOBS_WORK, msg -> pump());
     heartbeatTimer = vertx.setPeriodic(Math.max(200, lease * 1000L / 3), id -> heartbeat());
@@ -110,33 +122,32 @@ public final class WorkerVerticle extends VerticleBase {
         .compose(v -> {
           vertx.cancelTimer(guard);
           vertx.cancelTimer(heartbeatTimer);
-          return ctx.jobs().releaseLeases(workerId);
+          return ctx.chunks().releaseLeases(workerId);
         })
         .compose(n -> {
           if (n > 0) {
             LOG.info("worker {} handed back {} chunks", workerId, n);
             vertx.eventBus().publish(Addresses.JOBS_WORK, 0L);
           }
-          return ctx.pool().preparedQuery("DELETE FROM workers WHERE worker_id = $1").execute(Tuple.of(workerId));
+          return ctx.workers().remove(workerId);
         })
         .compose(v -> consumer.unregister())
         .eventually(() -> {
           models.close();
           inference.close();
+          modelLoader.close();
           return Future.succeededFuture();
         });
   }
 
   private Future<Void> announce() {
-    return ctx.pool().preparedQuery("""
-            INSERT INTO workers (worker_id, node_id, device, provider, slots, free_slots, last_seen)
-            VALUES ($1, $2, $3, $4, $5, $6, now())
-            ON CONFLICT (worker_id) DO UPDATE SET provider = $4, slots = $5, free_slots = $6, last_seen = now()""")
-        .execute(Tuple.of(workerId, ctx.nodeId(), device, provider, slots, slots - busy)).mapEmpty();
+    return ctx.workers().announce(workerId, ctx.nodeId(), device, provider, slots, slots - busy);
   }
 
   private void heartbeat() {
-    ctx.jobs().heartbeat(workerId, ctx.config().worker().leaseSeconds())
+    long now = System.currentTimeMillis();
+    lastProgress.values().removeIf(at -> now - at > PROGRESS_STATE_TTL_MS);
+    ctx.chunks().extend(workerId, List.copyOf(working), ctx.config().worker().leaseSeconds())
         .compose(n -> announce())
         .onFailure(err -> LOG.warn("worker {} heartbeat failed: {}", workerId, err.toString()));
   }
@@ -162,7 +173,7 @@ public final class WorkerVerticle extends VerticleBase {
       return;
     }
     busy++;
-    ctx.jobs().leaseChunk(workerId, ctx.config().worker().leaseSeconds()).onComplete(ar -> {
+    ctx.chunks().lease(workerId, ctx.config().worker().leaseSeconds()).onComplete(ar -> {
       if (ar.failed() || ar.result().isEmpty()) {
         busy--;
         pumping = false;
@@ -175,10 +186,13 @@ public final class WorkerVerticle extends VerticleBase {
       }
       ChunkLease lease = ar.result().get();
       meters.chunksLeased.increment();
-      process(lease).onComplete(done -> {
+      working.add(lease);
+      process(lease).recover(err -> failed(lease, err)).onComplete(done -> {
+        working.remove(lease);
         if (done.failed()) {
-          logForJob(lease.jobId(), () -> LOG.warn("job {} chunk {} failed on {} (attempt {}); it will be leased "
-              + "again: {}", lease.jobId(), lease.chunkIndex(), workerId, lease.attempts(), done.cause().toString()));
+          // the chunk could not even be handed back (the database is down): its lease, no longer extended, expires
+          logForJob(lease.jobId(), () -> LOG.warn("job {} chunk {}: could not hand it back ({}); its lease expires",
+              lease.jobId(), lease.chunkIndex(), done.cause().toString()));
         }
         busy--;
         if (stopping && busy == 0 && drained != null) {
@@ -207,6 +221,11 @@ public final class WorkerVerticle extends VerticleBase {
         return Future.succeededFuture();
       }
       Job job = found.get();
+      int maxAttempts = ctx.config().worker().maxAttempts();
+      if (lease.attempts() > maxAttempts) {
+        return failJob(job, "chunk " + lease.chunkIndex() + " failed " + maxAttempts + " times; the last time: "
+            + (lease.lastError() == null ? "its worker stopped (lease expired)" : lease.lastError()));
+      }
       Future<Job> running = job.status() == JobStatus.PENDING
           ? ctx.jobs().transition(job.id(), JobStatus.RUNNING, null).map(moved -> {
             moved.ifPresent(m -> {
@@ -216,27 +235,58 @@ public final class WorkerVerticle extends VerticleBase {
             return moved.orElse(job);
           })
           : Future.succeededFuture(job);
-      return running.compose(j -> ctx.jobs().pendingImages(lease).compose(images -> {
-        if (lease.attempts() > MAX_ATTEMPTS) {
-          return giveUp(lease, images);
-        }
-        return models.get(j.modelUri())
-            .recover(err -> ctx.jobs().transition(j.id(), JobStatus.FAILED,
-                    "checkpoint " + j.checkpointPath() + " cannot be loaded: " + err.getMessage())
-                .compose(x -> Future.failedFuture(new StopChunk())))
-            .compose(engine -> {
-              provider = engine.provider();
-              return runBatches(j, engine, params(j.inputData()), batches(images, engine.batchSize()), 0, null);
-            })
-            .compose(v -> ctx.jobs().finishChunk(lease, workerId, ctx.config().worker().maxFailedRatio()))
-            .onSuccess(finished -> finished.ifPresent(f -> {
-              lastProgress.remove(f.id());
-              logForJob(f.id(), () -> LOG.info("job {} {}: {} images, {} failed", f.id(), f.status().db(),
-                  f.totalImages(), f.failedImages()));
-            }))
-            .<Void>mapEmpty()
-            .recover(err -> err instanceof StopChunk ? Future.succeededFuture() : Future.failedFuture(err));
-      }));
+      return running.compose(rj -> ctx.chunks().pendingImages(lease).compose(images -> models.acquire(rj.modelUri())
+          .compose(held -> {
+            provider = held.engine.provider();
+            return runBatches(rj, held.engine, params(rj.inputData()), batches(images, held.engine.batchSize()), 0,
+                    null)
+                .eventually(() -> {
+                  held.release();
+                  return Future.succeededFuture();
+                });
+          })
+          .compose(v -> ctx.jobs().finishChunk(lease, workerId, ctx.config().worker().maxFailedRatio()))
+          .onSuccess(finished -> finished.ifPresent(f -> {
+            lastProgress.remove(f.id());
+            logForJob(f.id(), () -> LOG.info("job {} {}: {} images, {} failed", f.id(), f.status().db(),
+                f.totalImages(), f.failedImages()));
+          }))
+          .<Void>mapEmpty()
+          .recover(err -> err instanceof StopChunk ? Future.succeededFuture() : Future.failedFuture(err))));
+    });
+  }
+
+  /**
+   * A chunk failed. A fault the job cannot survive fails the job with its reason; any other hands the chunk back, to
+   * be leased again after a backoff that doubles with each attempt (by any worker). Fails only if even that cannot be
+   * written, and then the lease, no longer extended, expires.
+   */
+  private Future<Void> failed(ChunkLease lease, Throwable err) {
+    String cause = JobFailure.describe(err);
+    if (JobFailure.endsTheJob(err)) {
+      return ctx.jobs().get(lease.jobId()).compose(job -> job.isEmpty() ? Future.succeededFuture()
+          : failJob(job.get(), "checkpoint " + job.get().checkpointPath() + " cannot be used: " + cause));
+    }
+    long backoff = Math.min(MAX_BACKOFF_MS,
+        ctx.config().worker().retryBackoffMs() * (1L << Math.min(16, Math.max(0, lease.attempts() - 1))));
+    logForJob(lease.jobId(), () -> LOG.warn("job {} chunk {} failed on {} (attempt {} of {}), to be tried again in "
+            + "{} ms: {}", lease.jobId(), lease.chunkIndex(), workerId, lease.attempts(),
+        ctx.config().worker().maxAttempts(), backoff, cause));
+    return ctx.chunks().retryLater(lease, workerId, backoff, cause).compose(handedBack -> {
+      // wake a worker (any node) when the backoff is over; the poll timer would find it too, later
+      vertx.setTimer(Math.max(1, backoff), id -> vertx.eventBus().publish(Addresses.JOBS_WORK, lease.jobId()));
+      return Future.<Void>succeededFuture();
+    });
+  }
+
+  /** Fails a job that no retry can mend, once, with the reason. */
+  private Future<Void> failJob(Job job, String reason) {
+    return ctx.jobs().transition(job.id(), JobStatus.FAILED, reason).map(moved -> {
+      moved.ifPresent(m -> {
+        lastProgress.remove(m.id());
+        logForJob(m.id(), () -> LOG.warn("job {} failed: {}", m.id(), reason));
+      });
+      return null;
     });
   }
 
@@ -287,7 +337,8 @@ public final class WorkerVerticle extends VerticleBase {
         all.add(Future.succeededFuture(new Prepared(ref, null, "not an s3 URI: " + ref.s3Uri())));
         continue;
       }
-      all.add(ctx.storage().getBytes(uri)
+      all.add(ctx.storage().getBytes(uri, ctx.config().limits().maxImageBytes(),
+              "limits.max_image_bytes (MAX_IMAGE_BYTES)")
           .compose(bytes -> ctx.decode().submit(() -> {
             try {
               return new Prepared(ref, engine.prepare(bytes), null);
@@ -295,7 +346,9 @@ public final class WorkerVerticle extends VerticleBase {
               return new Prepared(ref, null, e.getMessage());
             }
           }))
-          .recover(err -> err instanceof BoundedExecutor.Overloaded ? Future.failedFuture(err)
+          // an image that is missing, too large or refused fails on its own; S3 unreachable or a full pool fails
+          // the chunk, which is tried again later
+          .recover(err -> S3Storage.transientFault(err) ? Future.failedFuture(err)
               : Future.succeededFuture(new Prepared(ref, null, describe(uri, err)))));
     }
     return Future.all(all).map(cf -> {
@@ -308,12 +361,13 @@ public final class WorkerVerticle extends VerticleBase {
   }
 
   private static String describe(S3Uri uri, Throwable err) {
-    String msg = err.getMessage() == null ? err.getClass().getSimpleName() : err.getMessage();
-    if (err instanceof software.amazon.awssdk.services.s3.model.NoSuchKeyException
-        || msg.contains("NoSuchKey") || msg.contains("404")) {
+    if (S3Storage.missing(err)) {
       return "image " + uri + " does not exist";
     }
-    return "image " + uri + " could not be read: " + msg;
+    if (err instanceof S3Storage.TooLarge) {
+      return "image " + err.getMessage();
+    }
+    return "image " + uri + " could not be read: " + JobFailure.describe(err);
   }
 
   private Future<List<ResultRow>> infer(InferenceEngine engine, List<Prepared> prepared, DetectionParams params) {
@@ -349,16 +403,6 @@ public final class WorkerVerticle extends VerticleBase {
       meters.imagesFailed.increment(rows.stream().filter(row -> row.error() != null).count());
       return rows;
     });
-  }
-
-  /** The chunk keeps failing: record every remaining image as failed, so the job still ends. */
-  private Future<Void> giveUp(ChunkLease lease, List<ImageRef> images) {
-    String reason = "gave up after " + MAX_ATTEMPTS + " attempts to process this image's chunk";
-    List<ResultRow> rows = images.stream().map(ref -> new ResultRow(ref.index(), ref.name(), null, null, null, null,
-        null, null, null, reason)).toList();
-    return ctx.jobs().writeResults(lease.jobId(), workerId, rows, true)
-        .compose(o -> o.keepGoing() ? ctx.jobs().finishChunk(lease, workerId,
-            ctx.config().worker().maxFailedRatio()).mapEmpty() : Future.succeededFuture());
   }
 
   static JsonArray predictions(List<Detection> detections) {

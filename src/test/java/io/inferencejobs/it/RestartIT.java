@@ -1,9 +1,7 @@
 package io.inferencejobs.it;
 
-import io.inferencejobs.app.Node;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -14,28 +12,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The service process is killed (SIGKILL) in the middle of a job and started again: the job, found running, resumes
  * where it stopped and completes with every image exactly once. The service runs as a separate JVM from the built
- * jar, against PostgreSQL and S3 configured as external servers (those of the shared test service, in a database
- * and a bucket of its own).
+ * jar with its embedded PostgreSQL and S3 in one data directory, as the README's run command starts it: the first
+ * start after the kill comes up, although the killed JVM's PostgreSQL still runs on that directory.
  */
 class RestartIT {
   static final int IMAGES = 96;
-  static Node shared;
-
-  @BeforeAll
-  static void start() {
-    shared = TestService.shared();
-  }
-
   @Test
   void aKilledServiceResumesItsRunningJobAndCompletesItExactlyOnce() throws Exception {
-    Map<String, String> env = NodeProcess.isolatedStore("restart");
+    // one data directory, its own embedded PostgreSQL and S3: SIGKILL leaves that PostgreSQL running, orphaned, and
+    // the next start must deal with it and come up the first time
+    Map<String, String> env = TestService.settings("restart");
     env.put("WORKER_CHUNK_SIZE", "8");
     env.put("ENGINE_BATCH_SIZE", "4");
     int port = NodeProcess.freePort();
     env.put("HTTP_PORT", Integer.toString(port));
 
     long id;
-    try (NodeProcess first = NodeProcess.start("first", env); Api api = new Api(port)) {
+    try (NodeProcess first = NodeProcess.start("node", env); Api api = new Api(port)) {
       String uri = api.upload(1, List.of(Map.entry("horses.jpg", JobFlowIT.IMAGES.resolve("horses.jpg"))))
           .bodyAsJsonObject().getJsonArray("uploaded_files").getJsonObject(0).getString("s3_uri");
       JsonArray uris = new JsonArray();
@@ -50,7 +43,7 @@ class RestartIT {
       assertThat(Api.terminal(stream.events)).as("the job was still running when the process died").isFalse();
     }
 
-    try (NodeProcess second = NodeProcess.start("second", env); Api api = new Api(port)) {
+    try (NodeProcess second = NodeProcess.start("node", env); Api api = new Api(port)) {
       JsonObject before = api.get(Api.INF + "/jobs/" + id).bodyAsJsonObject();
       assertThat(before.getString("status")).isIn("running", "completed");
       JsonObject done = api.awaitTerminal(id);

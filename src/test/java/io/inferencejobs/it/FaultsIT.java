@@ -1,0 +1,176 @@
+package io.inferencejobs.it;
+
+import io.inferencejobs.app.Node;
+import io.inferencejobs.persistence.EmbeddedPostgresServer;
+import io.inferencejobs.storage.EmbeddedS3Server;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static io.inferencejobs.it.Api.INF;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Faults of the real dependencies in the middle of jobs, on a node whose PostgreSQL and S3 the test owns (started here,
+ * configured as external, stopped and started again at will): S3 down for a while and PostgreSQL restarted end in
+ * retried chunks and completed jobs with every image once; a chunk that keeps failing fails its job with the cause
+ * after the configured attempts; a checkpoint that is not a model fails its job once, unretried.
+ */
+class FaultsIT {
+  static final int MAX_ATTEMPTS = 5;
+  static Path dir;
+  static int pgPort;
+  static int s3Port;
+  static EmbeddedPostgresServer pg;
+  static EmbeddedS3Server s3;
+  static Node node;
+  static Api api;
+  static String image;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Map<String, String> env = TestService.settings("faults");
+    dir = Path.of(env.get("DATA_DIR"));
+    pgPort = NodeProcess.freePort();
+    s3Port = NodeProcess.freePort();
+    pg = EmbeddedPostgresServer.start(dir.resolve("store"), pgPort);
+    s3 = EmbeddedS3Server.start(dir.resolve("store"), s3Port, "inference-jobs", "inference-jobs-secret");
+    env.put("PG_HOST", "127.0.0.1");
+    env.put("PG_PORT", Integer.toString(pgPort));
+    env.put("PG_DATABASE", "postgres");
+    env.put("PG_USER", "postgres");
+    env.put("PG_PASSWORD", "postgres");
+    env.put("S3_ENDPOINT", "http://127.0.0.1:" + s3Port);
+    env.put("WORKER_MAX_ATTEMPTS", Integer.toString(MAX_ATTEMPTS));
+    env.put("WORKER_RETRY_BACKOFF_MS", "250");
+    env.put("WORKER_CHUNK_SIZE", "4");
+    env.put("ENGINE_BATCH_SIZE", "4");
+    node = TestService.start(env);
+    api = new Api(node.httpPort());
+    image = api.upload(1, List.of(Map.entry("horses.jpg", JobFlowIT.IMAGES.resolve("horses.jpg"))))
+        .bodyAsJsonObject().getJsonArray("uploaded_files").getJsonObject(0).getString("s3_uri");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    api.close();
+    Api.await(node.closeAsync());
+    s3.close();
+    pg.close();
+  }
+
+  static long job(int images) {
+    JsonArray uris = new JsonArray();
+    for (int i = 0; i < images; i++) {
+      uris.add(image);
+    }
+    return api.createJob(Api.jobRequest(new JsonObject().put("image_uris", uris)));
+  }
+
+  static void awaitImage(long id) {
+    Api.Stream s = api.stream(INF + "/jobs/" + id + "/events", null);
+    Api.await(s.until(events -> events.stream().anyMatch(e -> e.type().equals("image"))));
+    s.close();
+  }
+
+  /** The job completed and has exactly one result per image, none failed. */
+  static void assertCompletedOnce(long id, int images) {
+    JsonObject done = api.awaitTerminal(id);
+    assertThat(done.getString("status")).as(done.encode()).isEqualTo("completed");
+    assertThat(done.getInteger("processed_images")).isEqualTo(images);
+    assertThat(done.getInteger("failed_images")).isZero();
+    List<JsonObject> results = api.allResults(id);
+    assertThat(results).hasSize(images);
+    Set<Integer> seen = new HashSet<>();
+    for (JsonObject r : results) {
+      assertThat(r.getString("error")).as(r.encode()).isNull();
+      assertThat(seen.add(r.getInteger("image_index"))).isTrue();
+    }
+  }
+
+  static Row chunks(long id) {
+    return Api.await(node.pool().preparedQuery("""
+        SELECT max(attempts) AS attempts, count(*) FILTER (WHERE last_error IS NOT NULL) AS failed,
+               max(last_error) AS last_error FROM job_chunks WHERE job_id = $1""").execute(Tuple.of(id)))
+        .iterator().next();
+  }
+
+  static void restartS3() throws Exception {
+    s3 = EmbeddedS3Server.start(dir.resolve("store"), s3Port, "inference-jobs", "inference-jobs-secret");
+  }
+
+  @Test
+  void s3GoneForAWhileEndsInRetriedChunksAndACompletedJob() throws Exception {
+    long id = job(40);
+    awaitImage(id);
+    s3.close();
+    try {
+      // S3 stays away until a chunk has failed on it and been handed back
+      Eventually.until(api.vertx(), "a chunk failed while S3 was down", Duration.ofSeconds(60),
+          () -> chunks(id).getLong("failed"), failed -> failed > 0);
+    } finally {
+      restartS3();
+    }
+    assertCompletedOnce(id, 40);
+    Row c = chunks(id);
+    assertThat(c.getInteger("attempts")).isGreaterThan(1).isLessThanOrEqualTo(MAX_ATTEMPTS);
+    assertThat(c.getString("last_error")).contains("SdkClientException");
+  }
+
+  @Test
+  void postgresRestartedMidJobEndsInACompletedJob() throws Exception {
+    long id = job(40);
+    awaitImage(id);
+    pg.close();
+    pg = EmbeddedPostgresServer.start(dir.resolve("store"), pgPort);
+    assertCompletedOnce(id, 40);
+  }
+
+  @Test
+  void aChunkThatKeepsFailingFailsItsJobWithTheCause() throws Exception {
+    // a job now: the API remembers for a while that the checkpoint exists, so the next one is created without S3
+    assertCompletedOnce(job(1), 1);
+    s3.close();
+    try {
+      long id = job(4);
+      JsonObject done = api.awaitTerminal(id);
+      assertThat(done.getString("status")).isEqualTo("failed");
+      assertThat(done.getString("error_message")).contains("failed " + MAX_ATTEMPTS + " times")
+          .contains("SdkClientException");
+      assertThat(chunks(id).getInteger("attempts")).isEqualTo(MAX_ATTEMPTS + 1);
+    } finally {
+      restartS3();
+    }
+  }
+
+  @Test
+  void aCheckpointThatIsNotAModelFailsItsJobOnceWithTheReason() throws Exception {
+    Path notAModel = Files.createTempFile(dir, "not-a-model", ".onnx");
+    Files.writeString(notAModel, "this is not an ONNX model");
+    String uri = "s3://inference-jobs/checkpoints/not-a-model.onnx";
+    Api.await(node.storage().putFile(io.inferencejobs.storage.S3Uri.parse(uri).orElseThrow(), notAModel,
+        "application/octet-stream"));
+    long id = api.createJob(Api.jobRequest(new JsonObject().put("image_uris", new JsonArray().add(image)))
+        .put("checkpoint_path", uri));
+    Api.Stream s = api.stream(INF + "/jobs/" + id + "/events", null);
+    Api.await(s.until(Api::terminal));
+    s.close();
+    JsonObject done = s.real().get(s.real().size() - 1).json();
+    assertThat(done.getString("status")).isEqualTo("failed");
+    assertThat(done.getString("error_message")).contains("cannot be used").contains(uri.substring(5));
+    assertThat(s.real().stream().filter(e -> e.type().equals("failed")).count()).isEqualTo(1);
+    assertThat(chunks(id).getInteger("attempts")).isEqualTo(1);
+  }
+}
