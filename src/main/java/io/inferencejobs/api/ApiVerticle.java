@@ -39,7 +39,8 @@ import java.util.regex.Pattern;
 public final class ApiVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ApiVerticle.class);
   public static final String CONTRACT = "openapi/inference-jobs.yaml";
-  static final String UPLOAD_OPERATION = "uploadImages";
+  /** The operations that stream their body themselves (to a spool file), past the JSON body handler and validator. */
+  static final java.util.Set<String> STREAMED_OPERATIONS = java.util.Set.of("uploadImages", "uploadCheckpoint");
   /** The browser may run this page's own scripts and styles and load images from it, nothing else. */
   static final String CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; "
       + "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -77,6 +78,7 @@ public final class ApiVerticle extends VerticleBase {
     h.put("listTrainingJobs", training::list);
     h.put("getTrainingJob", training::get);
     h.put("uploadImages", upload::handle);
+    h.put("uploadCheckpoint", new CheckpointHandler(vertx, api, this::rateLimit)::put);
     h.put("createInferenceJob", jobs::create);
     h.put("listInferenceJobs", jobs::list);
     h.put("getInferenceJob", jobs::get);
@@ -171,7 +173,7 @@ public final class ApiVerticle extends VerticleBase {
       // security and validation are this route's own handlers, in this order, so that the key is checked first
       route.setDoSecurity(false).setDoValidation(false);
       route.addHandler(auth.forOperation(operation.getOpenAPIModel()));
-      if (op.equals(UPLOAD_OPERATION)) {
+      if (STREAMED_OPERATIONS.contains(op)) {
         route.addHandler(handler);
       } else {
         route.addHandler(json::handle).addHandler(validate(validator, extractor, operation)).addHandler(rateLimit)

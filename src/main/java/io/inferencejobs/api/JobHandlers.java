@@ -222,10 +222,14 @@ final class JobHandlers {
     if (seen != null && System.nanoTime() - seen < CHECKPOINT_TTL_NANOS) {
       return Future.succeededFuture(uri);
     }
-    return api.storage().head(uri).compose(info -> {
-      if (info.isEmpty()) {
+    return api.storage().firstBytes(uri, CheckpointFormat.HEAD_BYTES).compose(head -> {
+      if (head.isEmpty()) {
         checkpointsSeen.remove(uri.toString());
         return Future.failedFuture(ApiError.unprocessable("checkpoint_path", "checkpoint " + uri + " does not exist"));
+      }
+      String problem = CheckpointFormat.problem(head.get());
+      if (problem != null) {
+        return Future.failedFuture(ApiError.unprocessable("checkpoint_path", "checkpoint " + uri + ": " + problem));
       }
       if (checkpointsSeen.size() > 10_000) {
         checkpointsSeen.clear();

@@ -8,6 +8,8 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /** The training-job registry: create, get, list. */
@@ -36,12 +38,32 @@ final class TrainingJobHandlers {
     if (name.isEmpty()) {
       throw ApiError.badRequest("name", "must not be blank");
     }
-    api.trainingJobs().create(name, body.getString("task_type"), body.getJsonArray("class_names"), checkpoints)
+    checked(checkpoints)
+        .compose(ok -> api.trainingJobs().create(name, body.getString("task_type"), body.getJsonArray("class_names"),
+            checkpoints))
         .onSuccess(tj -> {
           ctx.response().setStatusCode(201).putHeader("Location", "/api/v1/training_jobs/" + tj.id());
           Http.json(ctx, tj.toJson());
         })
         .onFailure(err -> ctx.fail(err instanceof DuplicateName ? ApiError.conflict("name", err.getMessage()) : err));
+  }
+
+  /** Every checkpoint must exist and look like ONNX (a PyTorch file gets the export command), all looked up at once. */
+  private Future<Void> checked(JsonObject checkpoints) {
+    List<Future<Void>> all = new ArrayList<>();
+    for (Map.Entry<String, Object> e : checkpoints) {
+      S3Uri uri = S3Uri.parse((String) e.getValue()).orElseThrow();
+      String field = "checkpoints." + e.getKey();
+      all.add(api.storage().firstBytes(uri, CheckpointFormat.HEAD_BYTES).compose(head -> {
+        if (head.isEmpty()) {
+          return Future.failedFuture(ApiError.unprocessable(field, uri + " does not exist"));
+        }
+        String problem = CheckpointFormat.problem(head.get());
+        return problem == null ? Future.succeededFuture()
+            : Future.failedFuture(ApiError.unprocessable(field, uri + ": " + problem));
+      }));
+    }
+    return Future.all(all).mapEmpty();
   }
 
   void get(RoutingContext ctx) {

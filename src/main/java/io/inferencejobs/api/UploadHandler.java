@@ -155,6 +155,10 @@ final class UploadHandler {
           finishIfDone();
         }
       });
+      // every check before the body has passed: a client waiting for it may send the body now
+      if ("100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+        request.response().writeContinue();
+      }
       request.resume();
       return done.future();
     }

@@ -7,6 +7,12 @@ public final class Addresses {
   /** Published for every persisted job event; every API node fans them out to its SSE clients. */
   public static final String JOBS_EVENTS = "jobs.events";
 
+  /**
+   * Request-reply: {@code {"s3_uri"}} asks a worker (any) to load a checkpoint and say what it found inside; the reply
+   * is {@link CheckpointInfo} as JSON, or a failure with code 422 (not a model the engine reads) or 503.
+   */
+  public static final String CHECKPOINTS_INSPECT = "checkpoints.inspect";
+
   private Addresses() {
   }
 }

@@ -342,6 +342,31 @@ public final class InferenceEngine implements AutoCloseable {
     closeQuietly(session);
   }
 
+  /**
+   * The output layout: read from the model at load or, when its output dimensions are symbolic, from the shape of
+   * one run on a blank input (what the first real batch would do).
+   */
+  public OutputLayout outputLayout() throws ModelException {
+    if (layout != null) {
+      return layout;
+    }
+    int batch = batchSize;
+    FloatBuffer zeros = ByteBuffer.allocateDirect(batch * imageFloats * Float.BYTES).order(ByteOrder.nativeOrder())
+        .asFloatBuffer();
+    long[] shape = nchw
+        ? new long[] {batch, 3, descriptor.inputHeight(), descriptor.inputWidth()}
+        : new long[] {batch, descriptor.inputHeight(), descriptor.inputWidth(), 3};
+    try (OnnxTensor tensor = OnnxTensor.createTensor(env, zeros, shape);
+         OrtSession.Result result = session.run(Map.of(descriptor.inputName(), tensor), outputs)) {
+      if (!(result.get(0) instanceof OnnxTensor out)) {
+        throw new ModelException("Output '" + descriptor.outputName() + "' is not a tensor.");
+      }
+      return layoutFor(out.getInfo().getShape());
+    } catch (OrtException e) {
+      throw new ModelException("session.run failed: " + e.getMessage(), e);
+    }
+  }
+
   /** Runs the session on a ready-made input (for benchmarks); returns the wall time in ms. */
   public double runRaw(FloatBuffer directInput, int batch) throws ModelException {
     long[] shape = nchw

@@ -40,6 +40,20 @@ public final class TrainingJobRepository {
         .map(rows -> TrainingJob.from(rows.iterator().next()));
   }
 
+  /**
+   * Registers (or replaces) checkpoint {@code name} of a training job with what was found inside it. Empty when the
+   * training job does not exist; otherwise whether the name was new.
+   */
+  public Future<Optional<Boolean>> putCheckpoint(long id, String name, String s3Uri, JsonObject info) {
+    return pool.preparedQuery("""
+            UPDATE training_jobs t SET checkpoints = t.checkpoints || jsonb_build_object($2::text, $3::text),
+                   checkpoint_info = t.checkpoint_info || jsonb_build_object($2::text, $4::jsonb)
+            FROM (SELECT id, checkpoints ? $2 AS existed FROM training_jobs WHERE id = $1 FOR UPDATE) old
+            WHERE t.id = old.id RETURNING old.existed""")
+        .execute(Tuple.of(id, name, s3Uri, info))
+        .map(rows -> JobRepository.first(rows).map(r -> !r.getBoolean("existed")));
+  }
+
   public Future<Optional<TrainingJob>> get(long id) {
     return pool.preparedQuery("SELECT * FROM training_jobs WHERE id = $1").execute(Tuple.of(id))
         .map(rows -> JobRepository.first(rows).map(TrainingJob::from));

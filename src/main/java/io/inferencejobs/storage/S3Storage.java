@@ -185,6 +185,28 @@ public final class S3Storage implements AutoCloseable {
     });
   }
 
+  /** The first {@code n} bytes of an object (fewer if it is shorter); empty when it does not exist. */
+  public Future<Optional<byte[]>> firstBytes(S3Uri uri, int n) {
+    return io.submit(() -> {
+      try (ResponseInputStream<GetObjectResponse> in = client.getObject(b -> b.bucket(uri.bucket()).key(uri.key())
+          .range("bytes=0-" + (n - 1)))) {
+        byte[] bytes = in.readNBytes(n);
+        in.abort();
+        return Optional.of(bytes);
+      } catch (NoSuchKeyException | NoSuchBucketException e) {
+        return Optional.<byte[]>empty();
+      } catch (S3Exception e) {
+        if (e.statusCode() == 404) {
+          return Optional.<byte[]>empty();
+        }
+        if (e.statusCode() == 416) {
+          return Optional.of(new byte[0]); // an empty object has no byte 0
+        }
+        throw e;
+      }
+    });
+  }
+
   public Future<byte[]> getBytes(S3Uri uri) {
     return io.submit(() -> client.getObjectAsBytes(b -> b.bucket(uri.bucket()).key(uri.key())).asByteArray());
   }

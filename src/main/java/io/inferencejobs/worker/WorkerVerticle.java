@@ -63,6 +63,7 @@ public final class WorkerVerticle extends VerticleBase {
   private ModelCache models;
   private Metrics.WorkerMeters meters;
   private MessageConsumer<Object> consumer;
+  private MessageConsumer<JsonObject> inspections;
   private long heartbeatTimer;
   private long pollTimer;
   private int busy;
@@ -99,10 +100,13 @@ public final class WorkerVerticle extends VerticleBase {
         ctx.config().worker().modelCacheSize(), ctx.config().limits().maxCheckpointBytes(), meters);
     int lease = ctx.config().worker().leaseSeconds();
     consumer = vertx.eventBus().consumer(Addresses.JOBS_WORK, msg -> pump());
+    CheckpointInspector inspector = new CheckpointInspector(ctx.storage(), modelLoader,
+        ctx.config().dataDir().resolve("model-cache"), ctx.config().limits().maxCheckpointBytes());
+    inspections = vertx.eventBus().consumer(Addresses.CHECKPOINTS_INSPECT, inspector::handle);
     heartbeatTimer = vertx.setPeriodic(Math.max(200, lease * 1000L / 3), id -> heartbeat());
     // PostgreSQL is the source of truth: look for expired leases and missed notifications now and then
     pollTimer = vertx.setPeriodic(Math.max(500, lease * 1000L / 2), id -> pump());
-    return consumer.completion().compose(v -> announce()).onSuccess(v -> {
+    return Future.all(consumer.completion(), inspections.completion()).compose(v -> announce()).onSuccess(v -> {
       LOG.info("worker {} ready ({} slots)", workerId, slots);
       pump();
     });
@@ -132,6 +136,7 @@ public final class WorkerVerticle extends VerticleBase {
           return ctx.workers().remove(workerId);
         })
         .compose(v -> consumer.unregister())
+        .compose(v -> inspections.unregister())
         .eventually(() -> {
           models.close();
           inference.close();

@@ -172,6 +172,11 @@ class AuthIT {
     r = api.request(HttpMethod.POST, "/api/v1/stream-tokens", bearer(READER), null);
     assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
     served.add("createStreamToken");
+    // an admin reaches the checkpoint upload; this node has no worker to inspect the file, so it answers 503
+    r = api.request(HttpMethod.PUT, "/api/v1/training_jobs/1/checkpoints/best", Map.of("Authorization",
+        "Bearer " + ADMIN, "Content-Type", "application/octet-stream"), Buffer.buffer(new byte[] {0x08, 0x07, 0x12}));
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(503);
+    served.add("uploadCheckpoint");
     r = api.request(HttpMethod.POST, INF + "/jobs/" + job + "/cancel", bearer(WRITER), null);
     assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(202);
     served.add("cancelInferenceJob");

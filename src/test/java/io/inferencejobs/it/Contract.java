@@ -24,7 +24,7 @@ final class Contract {
     /** The path with every {param} replaced. */
     String path(long jobId) {
       return path.replace("{inference_job_id}", Long.toString(jobId)).replace("{training_job_id}", "1")
-          .replace("{image_index}", "0");
+          .replace("{image_index}", "0").replace("{name}", "best");
     }
   }
 

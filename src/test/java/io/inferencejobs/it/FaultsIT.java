@@ -57,6 +57,8 @@ class FaultsIT {
     env.put("WORKER_RETRY_BACKOFF_MS", "250");
     env.put("WORKER_CHUNK_SIZE", "4");
     env.put("ENGINE_BATCH_SIZE", "4");
+    // horses.jpg (133 kB) passes, giraffe.jpg (383 kB) does not
+    env.put("MAX_IMAGE_BYTES", "300000");
     node = TestService.start(env);
     api = new Api(node.httpPort());
     image = api.upload(1, List.of(Map.entry("horses.jpg", JobFlowIT.IMAGES.resolve("horses.jpg"))))
@@ -156,9 +158,26 @@ class FaultsIT {
   }
 
   @Test
+  void anImageOverTheLimitFailsOnItsOwnNamingTheLimit() throws Exception {
+    io.inferencejobs.storage.S3Uri big = io.inferencejobs.storage.S3Uri.parse("s3://inference-jobs/big/giraffe.jpg")
+        .orElseThrow();
+    Api.await(node.storage().putBytes(big, Files.readAllBytes(JobFlowIT.IMAGES.resolve("giraffe.jpg")),
+        "image/jpeg"));
+    long id = api.createJob(Api.jobRequest(new JsonObject().put("image_uris", new JsonArray().add(image)
+        .add(big.toString()).add(image).add(image))));
+    JsonObject done = api.awaitTerminal(id);
+    assertThat(done.getString("status")).isEqualTo("completed");
+    List<JsonObject> results = api.allResults(id);
+    assertThat(results.get(1).getString("error")).contains("382965 bytes").contains("MAX_IMAGE_BYTES");
+    assertThat(results.stream().filter(r -> r.getString("error") == null).count()).isEqualTo(3);
+    assertThat(chunks(id).getInteger("attempts")).isEqualTo(1);
+  }
+
+  @Test
   void aCheckpointThatIsNotAModelFailsItsJobOnceWithTheReason() throws Exception {
+    // it starts like an ONNX file (so the API takes it), but no engine can load it
     Path notAModel = Files.createTempFile(dir, "not-a-model", ".onnx");
-    Files.writeString(notAModel, "this is not an ONNX model");
+    Files.write(notAModel, new byte[] {0x08, 0x07, 0x12, 0x7f, 'n', 'o', 't', ' ', 'a', ' ', 'm', 'o', 'd', 'e', 'l'});
     String uri = "s3://inference-jobs/checkpoints/not-a-model.onnx";
     Api.await(node.storage().putFile(io.inferencejobs.storage.S3Uri.parse(uri).orElseThrow(), notAModel,
         "application/octet-stream"));

@@ -50,6 +50,7 @@ class LimitsIT {
     env.put("RATE_BURST", "8");
     env.put("WORKER_IO_THREADS", "1");
     env.put("MAX_QUEUED_TASKS", "0");
+    env.put("MAX_CHECKPOINT_BYTES", "2048");
     node = TestService.start(env);
     api = new Api(node.httpPort());
   }
@@ -111,6 +112,23 @@ class LimitsIT {
     }
     assertError(api.post(INF + "/jobs", Api.jobRequest(new JsonObject().put("image_uris", four)), as("sizes")), 422,
         "input_data");
+    assertThat(counts()).containsExactly(before);
+  }
+
+  @Test
+  void checkpointsOverTheLimitAre413() {
+    long[] before = counts();
+    byte[] atTheEdge = new byte[2048];
+    atTheEdge[0] = 0x08;
+    byte[] past = java.util.Arrays.copyOf(atTheEdge, 2049);
+    Map<String, String> headers = new HashMap<>(as("sizes"));
+    headers.put("Content-Type", "application/octet-stream");
+    // at the limit the file is taken in and goes to be inspected: this node has no worker, so 503
+    HttpResponse<Buffer> edge = api.request(io.vertx.core.http.HttpMethod.PUT, "/api/v1/training_jobs/1/checkpoints/x",
+        headers, Buffer.buffer(atTheEdge));
+    assertRetryAfter(edge, 503);
+    assertError(api.request(io.vertx.core.http.HttpMethod.PUT, "/api/v1/training_jobs/1/checkpoints/x", headers,
+        Buffer.buffer(past)), 413, "body");
     assertThat(counts()).containsExactly(before);
   }
 

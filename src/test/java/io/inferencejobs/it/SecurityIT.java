@@ -419,6 +419,23 @@ class SecurityIT {
   }
 
   @Test
+  void aCheckpointWithNoWorkerToInspectItIsRefusedAndNothingStays() {
+    long[] before = counts();
+    byte[] looksLikeOnnx = {0x08, 0x07, 0x12, 0x01, 'x'};
+    HttpResponse<Buffer> r = api.request(HttpMethod.PUT, "/api/v1/training_jobs/1/checkpoints/byo", Map.of(
+        "Authorization", "Bearer " + ADMIN, "Content-Type", "application/octet-stream"), Buffer.buffer(looksLikeOnnx));
+    assertError(r, 503, null);
+    assertThat(r.getHeader("Retry-After")).isNotNull();
+    assertThat(r.bodyAsJsonObject().getJsonObject("error").getString("message")).contains("no worker");
+    assertThat(counts()).containsExactly(before);
+    assertThat(Api.await(node.storage().listKeys(new S3Uri(node.storage().bucket(), "checkpoints/"), 100))).isEmpty();
+    // a write key may not bring a model at all
+    assertError(api.request(HttpMethod.PUT, "/api/v1/training_jobs/1/checkpoints/byo", Map.of(
+        "Authorization", "Bearer " + WRITER_A, "Content-Type", "application/octet-stream"),
+        Buffer.buffer(looksLikeOnnx)), 403, "Authorization");
+  }
+
+  @Test
   void everyAnswerCarriesTheSecurityHeaders() {
     for (String path : List.of("/", "/app.js", "/health/live", INF + "/jobs", "/nothing-here")) {
       HttpResponse<Buffer> r = api.get(path, bearer(READER_A));
