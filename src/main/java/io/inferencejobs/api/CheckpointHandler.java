@@ -3,6 +3,7 @@ package io.inferencejobs.api;
 import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.bus.CheckpointInfo;
 import io.inferencejobs.storage.S3Uri;
+import io.inferencejobs.support.Digests;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -21,8 +22,6 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.Function;
@@ -128,7 +127,7 @@ final class CheckpointHandler {
   private Future<Spooled> spool(RoutingContext ctx, Path file, long max) {
     HttpServerRequest request = ctx.request();
     Promise<Spooled> done = Promise.promise();
-    MessageDigest sha = sha256();
+    MessageDigest sha = Digests.sha256();
     byte[] head = new byte[CheckpointFormat.HEAD_BYTES];
     long[] bytes = {0};
     return api.io().submit(() -> Files.createDirectories(file.getParent()))
@@ -192,7 +191,7 @@ final class CheckpointHandler {
               return;
             }
             out.close().onSuccess(closed -> done.tryComplete(new Spooled(file, bytes[0],
-                    HexFormat.of().formatHex(sha.digest()))))
+                    Digests.hex(sha.digest()))))
                 .onFailure(err -> done.tryFail(ApiError.unavailable("the server could not spool the checkpoint ("
                     + err.getMessage() + "); retry later", 10)));
           });
@@ -225,11 +224,4 @@ final class CheckpointHandler {
     }
   }
 
-  private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 }

@@ -1,5 +1,7 @@
 package io.inferencejobs.api;
 
+import io.inferencejobs.support.ImageFormat;
+
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
@@ -24,27 +26,17 @@ public final class ImageTypes {
   public record ImageType(String extension, String contentType) {
   }
 
-  public static final int SNIFF_BYTES = 12;
+  public static final int SNIFF_BYTES = ImageFormat.SIGNATURE_BYTES;
+  /** The formats uploads and jobs take (the engine reads a few more, but these are what users send). */
+  private static final java.util.Set<ImageFormat> ACCEPTED = java.util.EnumSet.of(ImageFormat.JPEG, ImageFormat.PNG,
+      ImageFormat.WEBP, ImageFormat.BMP);
 
   private ImageTypes() {
   }
 
   public static Optional<ImageType> sniff(byte[] head) {
-    if (head.length >= 3 && (head[0] & 0xff) == 0xFF && (head[1] & 0xff) == 0xD8 && (head[2] & 0xff) == 0xFF) {
-      return Optional.of(new ImageType("jpg", "image/jpeg"));
-    }
-    if (head.length >= 8 && (head[0] & 0xff) == 0x89 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G'
-        && head[4] == 0x0D && head[5] == 0x0A && head[6] == 0x1A && head[7] == 0x0A) {
-      return Optional.of(new ImageType("png", "image/png"));
-    }
-    if (head.length >= 12 && head[0] == 'R' && head[1] == 'I' && head[2] == 'F' && head[3] == 'F'
-        && head[8] == 'W' && head[9] == 'E' && head[10] == 'B' && head[11] == 'P') {
-      return Optional.of(new ImageType("webp", "image/webp"));
-    }
-    if (head.length >= 2 && head[0] == 'B' && head[1] == 'M') {
-      return Optional.of(new ImageType("bmp", "image/bmp"));
-    }
-    return Optional.empty();
+    return ImageFormat.sniff(head).filter(ACCEPTED::contains)
+        .map(f -> new ImageType(f.extension(), f.contentType()));
   }
 
   /** The type of the image in {@code file}, if its first bytes name one and that format's reader reads its header. */

@@ -17,11 +17,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -53,7 +49,7 @@ final class JobHandlers {
     JsonObject body = Params.of(ctx).getBody().getJsonObject();
     Params.rejectNul(body, "");
     String idempotencyKey = Params.header(ctx, "Idempotency-Key");
-    String hash = sha256(canonical(body));
+    String hash = io.inferencejobs.support.Digests.sha256Hex(canonical(body));
     Caller caller = Caller.of(ctx);
     String tenant = Caller.tenant(ctx);
     Access access = new Access(Caller.filter(ctx), Caller.unrestricted(ctx));
@@ -407,11 +403,4 @@ final class JobHandlers {
     return v;
   }
 
-  static String sha256(String text) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 }

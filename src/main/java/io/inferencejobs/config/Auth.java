@@ -12,8 +12,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -39,11 +37,7 @@ public final class Auth {
 
   /** The hex SHA-256 of a key as presented by a client; the only form a key is stored or compared in. */
   public static String hash(String key) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return io.inferencejobs.support.Digests.sha256Hex(key);
   }
 
   static AuthConfig parse(ConfigLoader.Reader r, boolean clustered, boolean api, HttpConfig http) {

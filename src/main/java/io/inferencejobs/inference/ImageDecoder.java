@@ -1,5 +1,7 @@
 package io.inferencejobs.inference;
 
+import io.inferencejobs.support.ImageFormat;
+
 import com.twelvemonkeys.imageio.stream.ByteArrayImageInputStream;
 import java.awt.Graphics2D;
 import java.awt.color.ColorSpace;
@@ -112,29 +114,9 @@ final class ImageDecoder {
     }
   }
 
-  /** Format name from the leading bytes, or null. */
+  /** ImageIO's format name from the leading bytes, or null. */
   static String sniff(byte[] b) {
-    if (b.length >= 3 && (b[0] & 0xFF) == 0xFF && (b[1] & 0xFF) == 0xD8 && (b[2] & 0xFF) == 0xFF) {
-      return "JPEG";
-    }
-    if (b.length >= 8 && (b[0] & 0xFF) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') {
-      return "PNG";
-    }
-    if (b.length >= 12 && b[0] == 'R' && b[1] == 'I' && b[2] == 'F' && b[3] == 'F'
-        && b[8] == 'W' && b[9] == 'E' && b[10] == 'B' && b[11] == 'P') {
-      return "WEBP";
-    }
-    if (b.length >= 6 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8') {
-      return "GIF";
-    }
-    if (b.length >= 4 && ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0)
-        || (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42))) {
-      return "TIFF";
-    }
-    if (b.length >= 14 && b[0] == 'B' && b[1] == 'M') {
-      return "BMP";
-    }
-    return null;
+    return ImageFormat.sniff(b).map(Enum::name).orElse(null);
   }
 
   private static ImageReader reader(String format) throws ImageException {
