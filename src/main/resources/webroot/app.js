@@ -4,7 +4,8 @@
 const API = '/api/v1';
 const INF = `${API}/test_inference/inference`;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
-const DEFAULTS = { confidence: 0.25, iou: 0.45, maxDetections: 100 };
+// The job settings' defaults come from the contract (components.schemas.InferenceJobRequest), read at start.
+const DEFAULTS = { confidence: null, iou: null, maxDetections: null };
 const RESULTS_PAGE = 48;
 const RECENT_MAX = 30;
 const CUSTOM_CHECKPOINT = '\u0000custom';
@@ -239,14 +240,7 @@ function wireForm() {
     const out = $(`${id}-value`);
     input.addEventListener('input', () => { out.value = Number(input.value).toFixed(2); });
   }
-  $('reset-settings').addEventListener('click', () => {
-    $('confidence').value = DEFAULTS.confidence;
-    $('iou').value = DEFAULTS.iou;
-    $('confidence-value').value = DEFAULTS.confidence.toFixed(2);
-    $('iou-value').value = DEFAULTS.iou.toFixed(2);
-    $('max-detections').value = DEFAULTS.maxDetections;
-    $('agnostic-nms').checked = false;
-  });
+  $('reset-settings').addEventListener('click', resetSettings);
 
   const input = $('file-input');
   input.addEventListener('change', () => {
@@ -790,6 +784,27 @@ function showFromUrl() {
   }
 }
 
+function resetSettings() {
+  $('confidence').value = DEFAULTS.confidence;
+  $('iou').value = DEFAULTS.iou;
+  $('confidence-value').value = Number(DEFAULTS.confidence).toFixed(2);
+  $('iou-value').value = Number(DEFAULTS.iou).toFixed(2);
+  $('max-detections').value = DEFAULTS.maxDetections;
+  $('agnostic-nms').checked = false;
+}
+
+/** The settings' defaults, as the contract states them (the service fills the same ones in when a field is absent). */
+async function loadDefaults() {
+  const res = await fetch(`${API}/openapi.json`);
+  if (!res.ok) throw new Error(`the contract could not be read (${res.status})`);
+  const contract = await res.json();
+  const input = contract.components.schemas.InferenceJobRequest.properties.input_data.properties;
+  DEFAULTS.confidence = input.confidence_threshold.default;
+  DEFAULTS.iou = input.iou_threshold.default;
+  DEFAULTS.maxDetections = input.max_detections.default;
+  resetSettings();
+}
+
 async function main() {
   wireForm();
   wireResults();
@@ -806,6 +821,11 @@ async function main() {
   });
   openAllJobsStream();
   showFromUrl();
+  try {
+    await loadDefaults();
+  } catch (err) {
+    setMessage($('form-message'), `Could not load the default settings: ${err.message}`, 'error');
+  }
   try {
     await loadTrainingJobs();
   } catch (err) {

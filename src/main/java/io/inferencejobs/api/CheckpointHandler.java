@@ -1,5 +1,7 @@
 package io.inferencejobs.api;
 
+import io.inferencejobs.jobs.CheckpointFormat;
+
 import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.bus.CheckpointInfo;
 import io.inferencejobs.storage.S3Uri;

@@ -1,5 +1,6 @@
 package io.inferencejobs.api;
 
+import io.inferencejobs.jobs.JobError;
 import io.inferencejobs.support.BoundedExecutor;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
@@ -99,6 +100,9 @@ public final class ErrorHandler implements Handler<RoutingContext> {
       // a data exception (a value PostgreSQL cannot store): the request's fault, whatever check missed it
       return ApiError.badRequest("body", "a value cannot be stored: " + pg.getErrorMessage());
     }
+    if (failure instanceof JobError e) {
+      return fromDomain(e);
+    }
     if (failure instanceof BoundedExecutor.Overloaded o) {
       return ApiError.unavailable(o.getMessage() + "; retry later", 2);
     }
@@ -115,6 +119,22 @@ public final class ErrorHandler implements Handler<RoutingContext> {
       return byStatus(ctx.statusCode(), null);
     }
     return new ApiError(500, "internal_error", "internal error; see the server log", List.of(), null);
+  }
+
+  /** A refusal of the application layer, as HTTP: its kind is the status. */
+  static ApiError fromDomain(JobError e) {
+    String field = e.field();
+    return switch (e.kind()) {
+      case INVALID -> ApiError.badRequest(field == null ? "body" : field, e.getMessage());
+      case FORBIDDEN -> ApiError.forbidden(field, e.getMessage());
+      case NOT_FOUND -> ApiError.notFound(field, e.getMessage());
+      case CONFLICT -> ApiError.conflict(field, e.getMessage());
+      case UNPROCESSABLE -> ApiError.unprocessable(field, e.getMessage());
+      case TOO_MANY -> ApiError.tooManyRequests(field, e.getMessage(),
+          e.retryAfterSeconds() == null ? 1 : e.retryAfterSeconds());
+      case UNAVAILABLE -> ApiError.unavailable(e.getMessage(), e.retryAfterSeconds() == null ? 2
+          : e.retryAfterSeconds());
+    };
   }
 
   /** Netty's multipart decoder also throws plain IllegalArgumentExceptions on malformed parts (an empty name). */

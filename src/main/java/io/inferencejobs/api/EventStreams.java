@@ -296,7 +296,7 @@ public final class EventStreams {
       boolean finished = job.status().terminal();
       // a finished job's last event is its terminal event: the snapshot takes the id just before it
       lastSeq = finished ? job.eventSeq() - 1 : job.eventSeq();
-      send(lastSeq, "snapshot", job.toJson());
+      send(lastSeq, "snapshot", JobViews.job(job));
       replay();
     }
 
@@ -330,7 +330,7 @@ public final class EventStreams {
         return;
       }
       lastSeq = e.seq();
-      send(e.seq(), e.type(), e.data());
+      send(e.seq(), e.type(), JobViews.event(e));
       if (JobEvent.terminal(e.type())) {
         end();
       }
@@ -376,7 +376,7 @@ public final class EventStreams {
       Future<Long> start = fromId != null ? Future.succeededFuture(fromId)
           : jobs.lastEventId().compose(last -> jobs.list(visible, trainingJobId, null, null, 0, 50).map(page -> {
             send(last, "snapshot", new JsonObject().put("jobs",
-                new JsonArray(page.items().stream().map(Job::toJson).toList())));
+                new JsonArray(page.items().stream().map(JobViews::job).toList())));
             return last;
           }));
       start.compose(from -> {
@@ -413,7 +413,7 @@ public final class EventStreams {
         return;
       }
       lastId = e.id();
-      send(e.id(), e.type(), e.data().copy().put("job_id", e.jobId()));
+      send(e.id(), e.type(), JobViews.event(e).copy().put("job_id", e.jobId()));
     }
   }
 }

@@ -1,5 +1,7 @@
 package io.inferencejobs.api;
 
+import io.inferencejobs.jobs.CheckpointFormat;
+
 import io.inferencejobs.jobs.TrainingJob;
 import io.inferencejobs.jobs.TrainingJobRepository.DuplicateName;
 import io.inferencejobs.storage.S3Uri;

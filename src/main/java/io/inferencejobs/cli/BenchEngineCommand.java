@@ -149,14 +149,14 @@ public final class BenchEngineCommand {
     for (int i = 0; i < batch; i++) {
       warm.add(images.get(i % images.size()));
     }
-    engine.predict(warm, DetectionParams.defaults());
+    engine.predict(warm, PredictCommand.defaultParams());
     int n = Math.max(3 * batch, (int) Math.ceil(bareRate * seconds / batch) * batch);
     List<byte[]> work = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       work.add(images.get(i % images.size()));
     }
     long t1 = System.nanoTime();
-    List<ImageResult> results = engine.predict(work, DetectionParams.defaults());
+    List<ImageResult> results = engine.predict(work, PredictCommand.defaultParams());
     double wholeSeconds = (System.nanoTime() - t1) / 1e9;
     double wholeRate = n / wholeSeconds;
     double[] stages = new double[4];

@@ -1,5 +1,7 @@
 package io.inferencejobs.cli;
 
+import io.inferencejobs.jobs.InferenceSettings;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -53,8 +55,10 @@ public final class PredictCommand {
       if (args.get("model", null) == null || images.isEmpty()) {
         throw new IllegalArgumentException("--model and at least one --image are required");
       }
-      params = new DetectionParams(args.getFloat("conf", 0.25f), args.getFloat("iou", 0.45f),
-          args.getInt("max-det", 100), null, args.flag("agnostic"));
+      InferenceSettings d = InferenceSettings.DEFAULTS;
+      params = new DetectionParams(args.getFloat("conf", (float) d.confidenceThreshold()),
+          args.getFloat("iou", (float) d.iouThreshold()), args.getInt("max-det", d.maxDetections()), null,
+          args.flag("agnostic"));
       options = new EngineOptions(args.get("device", "auto"), args.getInt("threads", 0), 0,
           args.getInt("batch", 8), EngineOptions.defaults().maxPixels());
     } catch (IllegalArgumentException e) {
@@ -156,5 +160,12 @@ public final class PredictCommand {
   private static double round(float v, int decimals) {
     double f = Math.pow(10, decimals);
     return Math.round(v * f) / f;
+  }
+
+  /** The job defaults ({@code jobs.InferenceSettings}) as the engine takes them. */
+  static DetectionParams defaultParams() {
+    InferenceSettings d = InferenceSettings.DEFAULTS;
+    return new DetectionParams((float) d.confidenceThreshold(), (float) d.iouThreshold(), d.maxDetections(), null,
+        d.agnosticNms());
   }
 }

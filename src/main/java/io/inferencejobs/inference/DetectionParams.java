@@ -3,7 +3,8 @@ package io.inferencejobs.inference;
 import java.util.Set;
 
 /**
- * Postprocessing settings for one request.
+ * Postprocessing settings for one request. Their defaults are not the engine's business: a job's come from
+ * {@code jobs.InferenceSettings}, the command line's too.
  *
  * @param confidenceThreshold keep detections scoring at least this (0..1)
  * @param iouThreshold        NMS suppresses a box overlapping a better one by more than this (0..1)
@@ -25,10 +26,6 @@ public record DetectionParams(float confidenceThreshold, float iouThreshold, int
       throw new IllegalArgumentException("maxDetections must be at least 1, got " + maxDetections);
     }
     classes = classes == null ? null : Set.copyOf(classes);
-  }
-
-  public static DetectionParams defaults() {
-    return new DetectionParams(0.25f, 0.45f, 100, null, false);
   }
 
   public DetectionParams withConfidence(float threshold) {

@@ -174,7 +174,7 @@ public final class InferenceEngine implements AutoCloseable {
 
   /** Runs prepared images in batches of {@link #batchSize()}; results in input order. */
   public List<ImageResult> infer(List<PreparedImage> images, DetectionParams params) throws ModelException {
-    DetectionParams p = params == null ? DetectionParams.defaults() : params;
+    DetectionParams p = java.util.Objects.requireNonNull(params, "params");
     List<ImageResult> results = new ArrayList<>(images.size());
     for (int start = 0; start < images.size(); start += batchSize) {
       results.addAll(run(images.subList(start, Math.min(images.size(), start + batchSize)), p));
@@ -187,7 +187,7 @@ public final class InferenceEngine implements AutoCloseable {
    * {@code error} set and the others go on. The next batch is decoded on a helper thread while this one runs.
    */
   public List<ImageResult> predict(List<byte[]> images, DetectionParams params) throws ModelException {
-    DetectionParams p = params == null ? DetectionParams.defaults() : params;
+    DetectionParams p = java.util.Objects.requireNonNull(params, "params");
     int n = images.size();
     ImageResult[] results = new ImageResult[n];
     Object[] current = prepareChunk(images, 0);

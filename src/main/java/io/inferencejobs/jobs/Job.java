@@ -28,8 +28,6 @@ public record Job(
     int eventSeq,
     String tenant) {
 
-  public static final String BASE = "/api/v1/test_inference/inference/jobs/";
-
   static Job from(Row row) {
     Object workers = row.getValue("workers");
     return new Job(
@@ -64,6 +62,7 @@ public record Job(
     return totalImages == 0 ? 100.0 : round(100.0 * processedImages / totalImages);
   }
 
+  /** The job as domain data (what its events store); the API adds its links when it renders it. */
   public JsonObject toJson() {
     return new JsonObject()
         .put("id", id)
@@ -82,12 +81,7 @@ public record Job(
         .put("created_at", ts(createdAt))
         .put("started_at", ts(startedAt))
         .put("completed_at", ts(completedAt))
-        .put("workers", workers)
-        .put("links", new JsonObject()
-            .put("self", BASE + id)
-            .put("events", BASE + id + "/events")
-            .put("results", BASE + id + "/results")
-            .put("cancel", BASE + id + "/cancel"));
+        .put("workers", workers);
   }
 
   static String ts(OffsetDateTime t) {

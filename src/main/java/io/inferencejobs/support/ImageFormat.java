@@ -33,6 +33,13 @@ public enum ImageFormat {
     return contentType;
   }
 
+  /** Whether an object key names an image the service takes (used when listing an S3 prefix for a job). */
+  public static boolean namedLikeAnImage(String key) {
+    String k = key.toLowerCase(java.util.Locale.ROOT);
+    return k.endsWith(".jpg") || k.endsWith(".jpeg") || k.endsWith(".png") || k.endsWith(".bmp")
+        || k.endsWith(".webp");
+  }
+
   /** The format whose signature {@code b} starts with. */
   public static Optional<ImageFormat> sniff(byte[] b) {
     if (b.length >= 3 && (b[0] & 0xFF) == 0xFF && (b[1] & 0xFF) == 0xD8 && (b[2] & 0xFF) == 0xFF) {

@@ -11,6 +11,7 @@ import io.inferencejobs.inference.InferenceEngine;
 import io.inferencejobs.inference.PreparedImage;
 import io.inferencejobs.jobs.ChunkLease;
 import io.inferencejobs.jobs.ImageRef;
+import io.inferencejobs.jobs.InferenceSettings;
 import io.inferencejobs.jobs.Job;
 import io.inferencejobs.jobs.JobStatus;
 import io.inferencejobs.jobs.ResultRow;
@@ -424,18 +425,11 @@ public final class WorkerVerticle extends VerticleBase {
     return out;
   }
 
+  /** A job's stored settings as the engine takes them. */
   static DetectionParams params(JsonObject input) {
-    Set<Integer> classes = null;
-    JsonArray c = input.getJsonArray("classes");
-    if (c != null) {
-      classes = new HashSet<>();
-      for (Object o : c) {
-        classes.add(((Number) o).intValue());
-      }
-    }
-    return new DetectionParams(input.getNumber("confidence_threshold").floatValue(),
-        input.getNumber("iou_threshold").floatValue(), input.getInteger("max_detections"), classes,
-        input.getBoolean("agnostic_nms", false));
+    InferenceSettings s = InferenceSettings.from(input);
+    return new DetectionParams((float) s.confidenceThreshold(), (float) s.iouThreshold(), s.maxDetections(),
+        s.classes() == null ? null : new HashSet<>(s.classes()), s.agnosticNms());
   }
 
   private static List<List<ImageRef>> batches(List<ImageRef> images, int size) {

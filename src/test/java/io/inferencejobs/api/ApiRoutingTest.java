@@ -99,4 +99,23 @@ class ApiRoutingTest {
     verticle.init(vertx, vertx.getOrCreateContext());
     assertThat(ops).containsAll(verticle.handlers().keySet());
   }
+
+  @Test
+  void theContractStatesTheSettingsDefaultsTheServiceFillsIn() {
+    io.vertx.core.json.JsonObject input = contract.getRawContract().getJsonObject("components")
+        .getJsonObject("schemas").getJsonObject("InferenceJobRequest").getJsonObject("properties")
+        .getJsonObject("input_data").getJsonObject("properties");
+    var defaults = io.inferencejobs.jobs.InferenceSettings.DEFAULTS;
+    assertThat(input.getJsonObject("confidence_threshold").getDouble("default"))
+        .isEqualTo(defaults.confidenceThreshold());
+    assertThat(input.getJsonObject("iou_threshold").getDouble("default")).isEqualTo(defaults.iouThreshold());
+    assertThat(input.getJsonObject("max_detections").getInteger("default")).isEqualTo(defaults.maxDetections());
+    assertThat(input.getJsonObject("agnostic_nms").getBoolean("default")).isEqualTo(defaults.agnosticNms());
+    // and what a job stores when the request leaves them out
+    io.vertx.core.json.JsonObject stored = io.inferencejobs.jobs.InferenceSettings.withDefaults(
+        new io.vertx.core.json.JsonObject().put("image_uris", new io.vertx.core.json.JsonArray().add("s3://b/x.jpg")));
+    for (String field : List.of("confidence_threshold", "iou_threshold", "max_detections", "agnostic_nms")) {
+      assertThat(stored.getValue(field)).as(field).isEqualTo(input.getJsonObject(field).getValue("default"));
+    }
+  }
 }

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 class DecodersTest {
 
-  private static final DetectionParams P = DetectionParams.defaults();
+  private static final DetectionParams P = TestData.defaultParams();
 
   /** [N, 4+nc, A] with nc = 3 and A = 4: column a is anchor a. */
   @Test

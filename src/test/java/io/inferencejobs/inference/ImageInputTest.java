@@ -108,7 +108,7 @@ class ImageInputTest {
     int plane = 640 * 640;
     int centre = 320 * 640 + 320;
     assertThat(p.tensor[centre]).isEqualTo(p.tensor[plane + centre]).isEqualTo(p.tensor[2 * plane + centre]);
-    ImageResult r = engine.infer(List.of(p), DetectionParams.defaults()).get(0);
+    ImageResult r = engine.infer(List.of(p), TestData.defaultParams()).get(0);
     assertThat(r.detections()).extracting(Detection::className).contains("dog");
   }
 
@@ -124,7 +124,7 @@ class ImageInputTest {
     assertThat(fromCmyk.height()).isEqualTo(576);
     // a naive inversion, no colour profile: the pixels come back close, not equal
     assertThat(meanAbsDifference(fromCmyk.tensor, fromRgb.tensor)).isLessThan(0.05);
-    ImageResult r = engine.infer(List.of(fromCmyk), DetectionParams.defaults()).get(0);
+    ImageResult r = engine.infer(List.of(fromCmyk), TestData.defaultParams()).get(0);
     assertThat(r.detections()).extracting(Detection::className).contains("dog", "bicycle");
   }
 
@@ -137,7 +137,7 @@ class ImageInputTest {
     // Stored turned a quarter right; orientation 8 says "turn left to display".
     byte[] eight = withOrientation(encode(rotate(dog, true), "jpeg"), 8);
 
-    List<ImageResult> results = engine.predict(List.of(upright, six, eight), DetectionParams.defaults());
+    List<ImageResult> results = engine.predict(List.of(upright, six, eight), TestData.defaultParams());
 
     ImageResult reference = results.get(0);
     assertThat(reference.detections()).isNotEmpty();
@@ -198,7 +198,7 @@ class ImageInputTest {
   void predictReportsABadImageAndGoesOn() throws Exception {
     List<ImageResult> results = engine.predict(
         List.of(new byte[0], TestData.image("giraffe.jpg"), "x".getBytes(StandardCharsets.UTF_8)),
-        DetectionParams.defaults());
+        TestData.defaultParams());
 
     assertThat(results.get(0).error()).contains("empty");
     assertThat(results.get(1).error()).isNull();
@@ -209,12 +209,12 @@ class ImageInputTest {
   @Test
   void prepareRunsOnSeveralThreadsWhileInferRuns() throws Exception {
     byte[] dog = TestData.image("dog.jpg");
-    List<Detection> expected = engine.predict(List.of(dog), DetectionParams.defaults()).get(0).detections();
+    List<Detection> expected = engine.predict(List.of(dog), TestData.defaultParams()).get(0).detections();
     java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
     try {
       List<java.util.concurrent.Future<List<ImageResult>>> futures = new java.util.ArrayList<>();
       for (int i = 0; i < 8; i++) {
-        futures.add(pool.submit(() -> engine.infer(List.of(engine.prepare(dog)), DetectionParams.defaults())));
+        futures.add(pool.submit(() -> engine.infer(List.of(engine.prepare(dog)), TestData.defaultParams())));
       }
       for (var f : futures) {
         assertThat(f.get(60, java.util.concurrent.TimeUnit.SECONDS).get(0).detections()).isEqualTo(expected);

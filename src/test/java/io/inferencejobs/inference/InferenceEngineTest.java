@@ -51,7 +51,7 @@ class InferenceEngineTest {
     for (String[] row : ExpectedDetections.WRAPPED) {
       images.add(TestData.image(row[0]));
     }
-    List<ImageResult> results = yolov8.predict(images, DetectionParams.defaults());
+    List<ImageResult> results = yolov8.predict(images, TestData.defaultParams());
     for (int i = 0; i < results.size(); i++) {
       ExpectedDetections.assertMatches(ExpectedDetections.WRAPPED[i][0], results.get(i), ExpectedDetections.WRAPPED[i]);
     }
@@ -62,7 +62,7 @@ class InferenceEngineTest {
     try (InferenceEngine e2e = InferenceEngine.load(TestData.E2E, TestData.cpu())) {
       assertThat(e2e.descriptor().outputLayout()).isEqualTo(OutputLayout.END2END);
       for (String[] row : ExpectedDetections.WRAPPED) {
-        ImageResult r = e2e.predict(List.of(TestData.image(row[0])), DetectionParams.defaults()).get(0);
+        ImageResult r = e2e.predict(List.of(TestData.image(row[0])), TestData.defaultParams()).get(0);
         ExpectedDetections.assertMatches(row[0], r, row);
       }
     }
@@ -86,7 +86,7 @@ class InferenceEngineTest {
       for (String[] row : ExpectedDetections.RAW) {
         images.add(TestData.image(row[0]));
       }
-      List<ImageResult> results = raw.predict(images, DetectionParams.defaults());
+      List<ImageResult> results = raw.predict(images, TestData.defaultParams());
       for (int i = 0; i < results.size(); i++) {
         ExpectedDetections.assertMatches(ExpectedDetections.RAW[i][0], results.get(i), ExpectedDetections.RAW[i]);
       }
@@ -96,7 +96,7 @@ class InferenceEngineTest {
   @Test
   void rawModelRunsThroughAnExplicitDescriptor() throws Exception {
     try (InferenceEngine raw = InferenceEngine.load(TestData.bytes(TestData.RAW), rawDescriptor(), TestData.cpu())) {
-      ImageResult r = raw.predict(List.of(TestData.image("dog.jpg")), DetectionParams.defaults()).get(0);
+      ImageResult r = raw.predict(List.of(TestData.image("dog.jpg")), TestData.defaultParams()).get(0);
       ExpectedDetections.assertMatches("dog.jpg", r, ExpectedDetections.RAW[0]);
     }
   }
@@ -115,10 +115,10 @@ class InferenceEngineTest {
     List<ImageResult> single;
     try (InferenceEngine four = InferenceEngine.load(TestData.YOLOV8, TestData.cpu().withBatchSize(4));
          InferenceEngine one = InferenceEngine.load(TestData.YOLOV8, TestData.cpu().withBatchSize(1))) {
-      batched = four.predict(images, DetectionParams.defaults());
-      single = one.predict(images, DetectionParams.defaults());
+      batched = four.predict(images, TestData.defaultParams());
+      single = one.predict(images, TestData.defaultParams());
     }
-    List<ImageResult> viaInfer = yolov8.infer(prepared, DetectionParams.defaults());
+    List<ImageResult> viaInfer = yolov8.infer(prepared, TestData.defaultParams());
     for (int i = 0; i < images.size(); i++) {
       assertThat(batched.get(i).detections()).isNotEmpty().isEqualTo(single.get(i).detections());
       assertThat(viaInfer.get(i).detections()).isEqualTo(single.get(i).detections());
@@ -128,7 +128,7 @@ class InferenceEngineTest {
   @Test
   void agnosticNmsAndClassFilterApply() throws Exception {
     byte[] dog = TestData.image("dog.jpg");
-    ImageResult agnostic = yolov8.predict(List.of(dog), DetectionParams.defaults().withAgnosticNms(true)).get(0);
+    ImageResult agnostic = yolov8.predict(List.of(dog), TestData.defaultParams().withAgnosticNms(true)).get(0);
     // car and truck share one box: agnostic NMS keeps only the car
     assertThat(agnostic.detections()).extracting(Detection::className).contains("car").doesNotContain("truck");
     ImageResult dogsOnly = yolov8.predict(List.of(dog),
@@ -140,7 +140,7 @@ class InferenceEngineTest {
 
   @Test
   void resultsCarryStageTimes() throws Exception {
-    ImageResult r = yolov8.predict(List.of(TestData.image("dog.jpg")), DetectionParams.defaults()).get(0);
+    ImageResult r = yolov8.predict(List.of(TestData.image("dog.jpg")), TestData.defaultParams()).get(0);
     assertThat(r.decodeMs()).isPositive();
     assertThat(r.preprocessMs()).isPositive();
     assertThat(r.inferenceMs()).isPositive();

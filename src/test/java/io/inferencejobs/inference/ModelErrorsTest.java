@@ -83,7 +83,7 @@ class ModelErrorsTest {
       ImageIO.write(red, "png", png);
 
       ImageResult r = engine.predict(List.of(png.toByteArray(), "text".getBytes(StandardCharsets.UTF_8)),
-          DetectionParams.defaults()).get(0);
+          TestData.defaultParams()).get(0);
 
       assertThat(r.detections()).hasSize(1);
       assertThat(r.detections().get(0).className()).isEqualTo("red");

@@ -31,4 +31,11 @@ final class TestData {
   static EngineOptions cpu() {
     return EngineOptions.defaults().withDevice("cpu");
   }
+
+  /** The job defaults ({@code jobs.InferenceSettings}) as the engine takes them. */
+  static DetectionParams defaultParams() {
+    io.inferencejobs.jobs.InferenceSettings d = io.inferencejobs.jobs.InferenceSettings.DEFAULTS;
+    return new DetectionParams((float) d.confidenceThreshold(), (float) d.iouThreshold(), d.maxDetections(), null,
+        d.agnosticNms());
+  }
 }

@@ -1,19 +1,19 @@
-package io.inferencejobs.api;
+package io.inferencejobs.jobs;
 
 /**
  * Tells an ONNX model from what users often send instead, from its first bytes: a PyTorch checkpoint ({@code best.pt},
  * a zip archive or a pickle) gets the command that exports it. An ONNX file is a protobuf ModelProto whose first
  * field is {@code ir_version} (tag byte 0x08); whether the engine can read it is for a worker to find out.
  */
-final class CheckpointFormat {
-  static final int HEAD_BYTES = 8;
-  static final String EXPORT = "export it to ONNX first, for example: yolo export model=best.pt format=onnx";
+public final class CheckpointFormat {
+  public static final int HEAD_BYTES = 8;
+  public static final String EXPORT = "export it to ONNX first, for example: yolo export model=best.pt format=onnx";
 
   private CheckpointFormat() {
   }
 
   /** Why {@code head} (the file's first bytes) is no ONNX model; null when it may be one. */
-  static String problem(byte[] head) {
+  public static String problem(byte[] head) {
     if (head.length == 0) {
       return "the file is empty";
     }

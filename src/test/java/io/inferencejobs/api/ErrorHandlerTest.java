@@ -1,0 +1,31 @@
+package io.inferencejobs.api;
+
+import io.inferencejobs.jobs.JobError;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The application layer's refusals become HTTP answers in one place, each kind its status, the field kept. */
+class ErrorHandlerTest {
+  @Test
+  void everyKindOfRefusalHasItsStatus() {
+    Map<JobError, Integer> expected = Map.of(
+        JobError.invalid("input_data", "bad"), 400,
+        JobError.forbidden("checkpoint_path", "admin only"), 403,
+        JobError.notFound("inference_job_id", "no such job"), 404,
+        JobError.conflict("Idempotency-Key", "other body"), 409,
+        JobError.unprocessable("checkpoint_path", "missing"), 422,
+        JobError.tooMany("too many active jobs", 10), 429);
+    expected.forEach((error, status) -> {
+      ApiError api = ErrorHandler.fromDomain(error);
+      assertThat(api.status()).as(error.kind().name()).isEqualTo(status);
+      assertThat(api.details()).as(error.kind().name()).allMatch(d -> d.field().equals(error.field()));
+      assertThat(api.toJson().getJsonObject("error").getString("message")).contains(error.getMessage());
+    });
+    assertThat(ErrorHandler.fromDomain(JobError.tooMany("slow down", 10)).retryAfterSeconds()).isEqualTo(10);
+    // every kind is mapped (a new kind without a status would not compile: the switch is exhaustive)
+    assertThat(JobError.Kind.values()).hasSize(expected.size() + 1);
+  }
+}
