@@ -1,17 +1,22 @@
 package io.inferencejobs.app;
 
-import io.inferencejobs.cli.BenchEngineCommand;
 import io.inferencejobs.cli.PredictCommand;
 
 import java.util.Arrays;
 
-/** Entry point of the one jar: {@code serve} (default), {@code predict}, {@code bench-engine}. */
+/**
+ * Entry point of the service's jar: {@code serve} (default), {@code deps}, {@code hash-key}, {@code predict}. The
+ * benchmarks are in a jar of their own ({@code inference-jobs-bench.jar}).
+ */
 public final class Main {
 
   private Main() {
   }
 
   public static void main(String[] args) {
+    if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
+      System.exit(usage(0));
+    }
     String command = args.length == 0 || args[0].startsWith("-") ? "serve" : args[0];
     String[] rest = args.length == 0 || args[0].startsWith("-") ? args : Arrays.copyOfRange(args, 1, args.length);
     int code = switch (command) {
@@ -19,10 +24,6 @@ public final class Main {
       case "deps" -> DepsCommand.run(rest);
       case "hash-key" -> hashKey(rest);
       case "predict" -> PredictCommand.run(rest);
-      case "bench-engine" -> BenchEngineCommand.run(rest);
-      case "bench-service" -> io.inferencejobs.bench.BenchServiceCommand.run(rest);
-      case "bench-sse" -> io.inferencejobs.bench.BenchSseCommand.run(rest);
-      case "bench-cluster" -> io.inferencejobs.bench.BenchClusterCommand.run(rest);
       case "help", "--help", "-h" -> usage(0);
       default -> {
         System.err.println("unknown command: " + command);
@@ -52,10 +53,8 @@ public final class Main {
           deps           run only the embedded PostgreSQL and S3 server (for a local cluster)
           hash-key KEY   print the SHA-256 of an API key, for API_KEYS (name:scopes:sha256)
           predict        run a model on image files: predict --model FILE --image FILE... [--json]
-          bench-engine   benchmark the inference engine on the sample photos
-          bench-service  benchmark the job service (started as a second process) under load
-          bench-sse      benchmark SSE: concurrent streams and event delay at 1, 100, 10000 subscribers
-          bench-cluster  benchmark a local cluster: 1 vs 2 worker processes, dispatch cost, failover time
+          help, --help   this text
+        benchmarks: java -jar target/inference-jobs-bench.jar (beside this jar; see docs/benchmarks.md)
         """);
     return code;
   }

@@ -7,14 +7,14 @@ import java.util.Map;
 import java.util.Set;
 
 /** Minimal {@code --name value} / {@code --flag} parsing; repeated or space-separated values collect into a list. */
-final class Args {
+public final class Args {
 
   private final Map<String, List<String>> values = new HashMap<>();
 
   private Args() {
   }
 
-  static Args parse(String[] args, Set<String> flags, Set<String> options) {
+  public static Args parse(String[] args, Set<String> flags, Set<String> options) {
     Args parsed = new Args();
     String current = null;
     for (String a : args) {
@@ -47,15 +47,15 @@ final class Args {
     return parsed;
   }
 
-  boolean flag(String name) {
+  public boolean flag(String name) {
     return values.containsKey(name);
   }
 
-  List<String> all(String name) {
+  public List<String> all(String name) {
     return values.getOrDefault(name, List.of());
   }
 
-  String get(String name, String fallback) {
+  public String get(String name, String fallback) {
     List<String> v = values.get(name);
     if (v == null) {
       return fallback;
@@ -66,7 +66,7 @@ final class Args {
     return v.get(0);
   }
 
-  float getFloat(String name, float fallback) {
+  public float getFloat(String name, float fallback) {
     String v = get(name, null);
     try {
       return v == null ? fallback : Float.parseFloat(v);
@@ -75,7 +75,7 @@ final class Args {
     }
   }
 
-  int getInt(String name, int fallback) {
+  public int getInt(String name, int fallback) {
     String v = get(name, null);
     try {
       return v == null ? fallback : Integer.parseInt(v);

@@ -163,7 +163,7 @@ public final class PredictCommand {
   }
 
   /** The job defaults ({@code jobs.InferenceSettings}) as the engine takes them. */
-  static DetectionParams defaultParams() {
+  public static DetectionParams defaultParams() {
     InferenceSettings d = InferenceSettings.DEFAULTS;
     return new DetectionParams((float) d.confidenceThreshold(), (float) d.iouThreshold(), d.maxDetections(), null,
         d.agnosticNms());

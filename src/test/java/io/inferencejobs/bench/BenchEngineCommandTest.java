@@ -1,4 +1,4 @@
-package io.inferencejobs.cli;
+package io.inferencejobs.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,7 @@
-package io.inferencejobs.cli;
+package io.inferencejobs.bench;
+
+import io.inferencejobs.cli.CliOutput;
+import io.inferencejobs.cli.PredictCommand;
 
 import io.inferencejobs.inference.DetectionParams;
 import io.inferencejobs.inference.EngineOptions;
@@ -42,12 +45,13 @@ public final class BenchEngineCommand {
   }
 
   static int run(String[] argv, PrintStream out, PrintStream err) {
-    Args args;
+    io.inferencejobs.cli.Args args;
     int[] batches;
     double seconds;
     EngineOptions base;
     try {
-      args = Args.parse(argv, Set.of("help"), Set.of("model", "images", "batch", "threads", "seconds", "device"));
+      args = io.inferencejobs.cli.Args.parse(argv, Set.of("help"),
+          Set.of("model", "images", "batch", "threads", "seconds", "device"));
       if (args.flag("help")) {
         out.println(USAGE);
         return 0;
