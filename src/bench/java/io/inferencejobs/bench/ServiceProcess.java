@@ -36,7 +36,8 @@ final class ServiceProcess implements AutoCloseable {
       port = s.getLocalPort();
     }
     Path dataDir = Files.createTempDirectory("inference-jobs-bench-");
-    Path jar = Path.of(ServiceProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    // the service's own jar (the benchmarks' jar only points at it), or the build's classes
+    Path jar = Path.of(io.inferencejobs.app.Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx" + heap));
     if (Files.isDirectory(jar)) {
