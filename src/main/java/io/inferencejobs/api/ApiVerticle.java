@@ -163,6 +163,9 @@ public final class ApiVerticle extends VerticleBase {
     Map<String, Handler<RoutingContext>> handlers = handlers();
     handlers.put("getContract", ctx -> ctx.response().putHeader("Content-Type", "application/json")
         .end(contractJson));
+    String docsPage = docsPage();
+    handlers.put("getApiDocs", ctx -> ctx.response().putHeader("Content-Type", "text/html; charset=utf-8")
+        .end(docsPage));
     for (OpenAPIRoute route : builder.getRoutes()) {
       Operation operation = route.getOperation();
       String op = operation.getOperationId();
@@ -203,6 +206,18 @@ public final class ApiVerticle extends VerticleBase {
   public Future<?> stop() {
     sweeper.stop();
     return streams.stop();
+  }
+
+  /** The API page (it renders the contract in the browser, from the same origin). */
+  private static String docsPage() {
+    try (java.io.InputStream in = ApiVerticle.class.getResourceAsStream("/webroot/api-docs.html")) {
+      if (in == null) {
+        throw new IllegalStateException("webroot/api-docs.html is not in the jar");
+      }
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   /** Validates the request against the operation in the contract, as the router builder would. */

@@ -118,4 +118,27 @@ class ApiRoutingTest {
       assertThat(stored.getValue(field)).as(field).isEqualTo(input.getJsonObject(field).getValue("default"));
     }
   }
+
+  @Test
+  void theContractDescribesWhatComesBackAndTheValidatorHoldsAnswersToIt() throws Exception {
+    var validator = io.vertx.openapi.validation.ResponseValidator.create(vertx, contract);
+    io.vertx.core.json.JsonObject job = JobViews.job(new io.inferencejobs.jobs.Job(7, 1, "pretrained", "s3://b/m.onnx",
+        "batch", "detection", io.inferencejobs.jobs.JobStatus.PENDING, new io.vertx.core.json.JsonObject(), 2, 0, 0, 0,
+        null, java.time.OffsetDateTime.now(), null, null, new io.vertx.core.json.JsonArray(), 1, null));
+    var ok = io.vertx.openapi.validation.ValidatableResponse.create(200, io.vertx.core.buffer.Buffer.buffer(
+        job.encode()), "application/json");
+    validator.validate(ok, "getInferenceJob").await(10, TimeUnit.SECONDS);
+    // a job without its links, or with a status the contract does not have, is not what the contract promises
+    for (io.vertx.core.json.JsonObject wrong : List.of(job.copy().put("links", (Object) null),
+        job.copy().put("status", "paused"), job.copy().put("id", "seven"))) {
+      var bad = io.vertx.openapi.validation.ValidatableResponse.create(200, io.vertx.core.buffer.Buffer.buffer(
+          wrong.encode()), "application/json");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> validator.validate(bad, "getInferenceJob")
+          .await(10, TimeUnit.SECONDS)).as(wrong.encode()).isInstanceOf(Exception.class);
+    }
+    // every status of every operation has a declared answer: errors fall back to the error shape
+    var error = io.vertx.openapi.validation.ValidatableResponse.create(418, io.vertx.core.buffer.Buffer.buffer(
+        ApiError.badRequest("x", "y").toJson().encode()), "application/json");
+    validator.validate(error, "getInferenceJob").await(10, TimeUnit.SECONDS);
+  }
 }

@@ -30,9 +30,14 @@ public final class Api implements AutoCloseable {
   private final HttpClient http;
   private final int port;
 
+  private final io.vertx.openapi.contract.OpenAPIContract contract;
+  private final io.vertx.openapi.validation.ResponseValidator validator;
+
   public Api(int port) {
     this.vertx = Vertx.vertx();
     this.port = port;
+    this.contract = await(io.vertx.openapi.contract.OpenAPIContract.from(vertx, "openapi/inference-jobs.yaml"));
+    this.validator = io.vertx.openapi.validation.ResponseValidator.create(vertx, contract);
     this.http = vertx.httpClientBuilder()
         .with(new HttpClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port))
         .with(new io.vertx.core.http.PoolOptions().setHttp1MaxSize(512))
@@ -56,39 +61,69 @@ public final class Api implements AutoCloseable {
     }
   }
 
+  /**
+   * Every answer of an operation of the contract is checked against the response the contract declares for its
+   * status (its schema, or the error shape): what the service sends is what a client generated from the contract
+   * expects. Answers to paths the contract does not have are not.
+   */
+  public HttpResponse<Buffer> checked(HttpMethod method, String uri, HttpResponse<Buffer> r) {
+    String path = uri.contains("?") ? uri.substring(0, uri.indexOf('?')) : uri;
+    io.vertx.openapi.contract.Operation op = contract.findOperation(path, method);
+    if (op == null) {
+      return r;
+    }
+    Map<String, String> headers = new java.util.HashMap<>();
+    r.headers().forEach(h -> headers.putIfAbsent(h.getKey(), h.getValue()));
+    String type = r.getHeader("Content-Type");
+    var response = io.vertx.openapi.validation.ValidatableResponse.create(r.statusCode(), headers,
+        r.body() == null ? Buffer.buffer() : r.body(), type);
+    try {
+      validator.validate(response, op.getOperationId()).await(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      String detail = e instanceof io.vertx.openapi.validation.SchemaValidationException sv
+          && sv.getOutputUnit() != null ? " " + sv.getOutputUnit().toJson().encode() : "";
+      throw new AssertionError("the answer of " + op.getOperationId() + " (" + method + " " + uri + ", "
+          + r.statusCode() + ") does not match the contract: " + e.getMessage() + detail + "\nbody: "
+          + (r.bodyAsString() == null ? "" : r.bodyAsString().substring(0, Math.min(2000, r.bodyAsString().length()))),
+          e);
+    }
+    return r;
+  }
+
   public HttpResponse<Buffer> get(String path) {
-    return await(web.get(path).send());
+    return checked(HttpMethod.GET, path, await(web.get(path).send()));
   }
 
   public HttpResponse<Buffer> get(String path, Map<String, String> headers) {
     var req = web.get(path);
     headers.forEach(req::putHeader);
-    return await(req.send());
+    return checked(HttpMethod.GET, path, await(req.send()));
   }
 
   public HttpResponse<Buffer> post(String path, JsonObject body) {
-    return await(web.post(path).sendJsonObject(body));
+    return checked(HttpMethod.POST, path, await(web.post(path).sendJsonObject(body)));
   }
 
   public HttpResponse<Buffer> post(String path, JsonObject body, Map<String, String> headers) {
     var req = web.post(path);
     headers.forEach(req::putHeader);
-    return await(req.sendJsonObject(body));
+    return checked(HttpMethod.POST, path, await(req.sendJsonObject(body)));
   }
 
   public HttpResponse<Buffer> postRaw(String path, String contentType, Buffer body) {
-    return await(web.post(path).putHeader("Content-Type", contentType).sendBuffer(body));
+    return checked(HttpMethod.POST, path,
+        await(web.post(path).putHeader("Content-Type", contentType).sendBuffer(body)));
   }
 
   public HttpResponse<Buffer> request(HttpMethod method, String path) {
-    return await(web.request(method, path).send());
+    return checked(method, path, await(web.request(method, path).send()));
   }
 
   /** Any method with headers and an optional body (sent as is). */
   public HttpResponse<Buffer> request(HttpMethod method, String path, Map<String, String> headers, Buffer body) {
     var req = web.request(method, path);
     headers.forEach(req::putHeader);
-    return await(body == null ? req.send() : req.sendBuffer(body));
+    return checked(method, path, await(body == null ? req.send() : req.sendBuffer(body)));
   }
 
   /** The same, failing with {@code what} when no answer comes within {@code seconds}. */
@@ -96,11 +131,13 @@ public final class Api implements AutoCloseable {
                                       int seconds, String what) {
     var req = web.request(method, path).timeout(seconds * 1000L);
     headers.forEach(req::putHeader);
+    HttpResponse<Buffer> r;
     try {
-      return (body == null ? req.send() : req.sendBuffer(body)).await(seconds + 5L, TimeUnit.SECONDS);
+      r = (body == null ? req.send() : req.sendBuffer(body)).await(seconds + 5L, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new AssertionError("no answer within " + seconds + " s: " + what, e);
     }
+    return checked(method, path, r);
   }
 
   /** Uploads with extra headers (an Authorization header, for instance). */
@@ -110,9 +147,10 @@ public final class Api implements AutoCloseable {
     for (var f : files) {
       form.binaryFileUpload("files", f.getKey(), f.getValue().toString(), "application/octet-stream");
     }
-    var req = web.post(INF + "/upload-images?training_job_id=" + trainingJobId);
+    String uri = INF + "/upload-images?training_job_id=" + trainingJobId;
+    var req = web.post(uri);
     headers.forEach(req::putHeader);
-    return await(req.sendMultipartForm(form));
+    return checked(HttpMethod.POST, uri, await(req.sendMultipartForm(form)));
   }
 
   /** Uploads files under the field {@code files}; each entry is (file name as sent, path on disk). */
@@ -121,7 +159,8 @@ public final class Api implements AutoCloseable {
     for (var f : files) {
       form.binaryFileUpload("files", f.getKey(), f.getValue().toString(), "application/octet-stream");
     }
-    return await(web.post(INF + "/upload-images?training_job_id=" + trainingJobId).sendMultipartForm(form));
+    String uri = INF + "/upload-images?training_job_id=" + trainingJobId;
+    return checked(HttpMethod.POST, uri, await(web.post(uri).sendMultipartForm(form)));
   }
 
   public long createJob(JsonObject body) {

@@ -204,6 +204,21 @@ class WebUiIT {
   }
 
   @Test
+  void theApiPageShowsEveryOperationOfTheContract() {
+    driver.get(base + "api/v1/docs");
+    WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(20));
+    wait.until(d -> !d.findElements(By.id("createInferenceJob")).isEmpty());
+    Contract contract = new Contract(io.vertx.core.Vertx.vertx());
+    for (Contract.Op op : contract.ops) {
+      assertThat(driver.findElements(By.id(op.id()))).as(op.id()).hasSize(1);
+    }
+    assertThat(driver.findElement(By.id("uploadCheckpoint")).getText()).contains("admin scope")
+        .contains("application/octet-stream");
+    assertThat(driver.findElements(By.id("schema-Job"))).hasSize(1);
+    assertNoScriptErrors();
+  }
+
+  @Test
   void anUnknownJobSaysSo() {
     driver.get(base + "?job=987654321");
     new WebDriverWait(driver, Duration.ofSeconds(20)).until(d -> d.findElement(By.id("job-error")).isDisplayed());
