@@ -69,17 +69,32 @@ public final class ErrorHandler implements Handler<RoutingContext> {
 
   /**
    * Sends the error. A request refused before a large body has its connection closed once the answer is out: Vert.x
-   * would otherwise read the rest of the body, however long, before the next request.
+   * would otherwise read the rest of the body, however long, before the next request. A small body refused unread
+   * (a handler paused the request to check first) is drained before the answer goes out, so that the client, still
+   * sending, sees the answer and the connection can carry its next request.
    */
   public static void send(RoutingContext ctx, ApiError error) {
-    boolean unread = closeAfterAnswer(ctx.request(), 0);
-    if (unread) {
+    io.vertx.core.http.HttpServerRequest request = ctx.request();
+    boolean closing = closeAfterAnswer(request, 0);
+    if (!closing && !request.isEnded()) {
+      request.resume();
+      request.end().onComplete(ar -> write(ctx, error, false));
+      return;
+    }
+    write(ctx, error, closing);
+  }
+
+  private static void write(RoutingContext ctx, ApiError error, boolean close) {
+    if (ctx.response().ended()) {
+      return;
+    }
+    if (close) {
       ctx.response().putHeader("Connection", "close");
     }
     ctx.response().setStatusCode(error.status()).putHeader("Content-Type", "application/json")
         .end(error.toJson().encode())
         .onComplete(ar -> {
-          if (unread) {
+          if (close) {
             ctx.request().connection().close();
           }
         });

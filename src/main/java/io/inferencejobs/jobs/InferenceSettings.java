@@ -10,7 +10,7 @@ import java.util.List;
  * states the same defaults (a test holds them equal) and the web UI reads them from the contract. They are stored
  * with the job, filled in, so a job runs with the settings it was created with.
  *
- * @param classes class ids to keep; null for all
+ * @param classes class ids to keep; null for all (an empty list in a request means all too)
  */
 public record InferenceSettings(double confidenceThreshold, double iouThreshold, int maxDetections, List<Integer> classes,
                                 boolean agnosticNms) {
@@ -28,7 +28,7 @@ public record InferenceSettings(double confidenceThreshold, double iouThreshold,
         number(inputData, "confidence_threshold", DEFAULTS.confidenceThreshold),
         number(inputData, "iou_threshold", DEFAULTS.iouThreshold),
         inputData.getValue("max_detections") instanceof Number n ? n.intValue() : DEFAULTS.maxDetections,
-        c == null ? null : c.stream().map(o -> ((Number) o).intValue()).toList(),
+        c == null || c.isEmpty() ? null : c.stream().map(o -> ((Number) o).intValue()).toList(),
         inputData.getValue("agnostic_nms") instanceof Boolean b ? b : DEFAULTS.agnosticNms);
   }
 

@@ -112,7 +112,9 @@ public final class JobService {
   private static String imageSource(JsonObject input) {
     List<String> present = new ArrayList<>();
     for (String f : List.of("image_paths_s3", "image_uris", "inference_session_id")) {
-      if (input.getValue(f) != null) {
+      // an empty list is no source: clients generated from the contract send one for each list they were not given
+      Object v = input.getValue(f);
+      if (v != null && !(v instanceof JsonArray a && a.isEmpty())) {
         present.add(f);
       }
     }

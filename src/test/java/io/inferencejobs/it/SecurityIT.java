@@ -280,6 +280,8 @@ class SecurityIT {
     Api.Stream b = api.stream(INF + "/events", null, bearer(READER_B));
     Api.Stream admin = api.stream(INF + "/events", null, bearer(ADMIN));
     Api.await(b.until(events -> events.stream().anyMatch(e -> e.type().equals("snapshot"))));
+    // both streams live before the jobs are made (a job made earlier would be in a snapshot, not a status event)
+    Api.await(admin.until(events -> events.stream().anyMatch(e -> e.type().equals("snapshot"))));
     List<Long> snapshot = new ArrayList<>();
     b.real().get(0).json().getJsonArray("jobs").forEach(j -> snapshot.add(((JsonObject) j).getLong("id")));
     assertThat(snapshot).contains(jobB).doesNotContain(jobA);
