@@ -135,12 +135,8 @@ final class CheckpointHandler {
     return api.io().submit(() -> Files.createDirectories(file.getParent()))
         .compose(dir -> vertx.fileSystem().open(file.toString(), new OpenOptions().setCreateNew(true).setWrite(true)))
         .compose(out -> {
-          Runnable refuse = () -> {
-            if (ErrorHandler.closeAfterAnswer(request, bytes[0])) {
-              ctx.addEndHandler(ar -> request.connection().close());
-            }
-            out.close();
-          };
+          // the answer (ErrorHandler) drains the rest of a small body, or closes the connection after a large one
+          Runnable refuse = out::close;
           request.handler(data -> {
             if (done.future().isComplete()) {
               return;

@@ -48,44 +48,41 @@ public final class ErrorHandler implements Handler<RoutingContext> {
   static final long DRAIN_BYTES = 1024 * 1024;
 
   /**
-   * Whether a refused request's connection should be closed after the answer rather than its body drained: a chunked
-   * body, or more than {@link #DRAIN_BYTES} still to come. (Closing while a client still sends makes most clients
-   * miss the answer, so small bodies are drained instead.)
-   */
-  static boolean closeAfterAnswer(io.vertx.core.http.HttpServerRequest request, long alreadyRead) {
-    if (request.isEnded()) {
-      return false;
-    }
-    if (request.headers().contains("Transfer-Encoding")) {
-      return true;
-    }
-    String length = request.getHeader("Content-Length");
-    try {
-      return length != null && Long.parseLong(length.trim()) - alreadyRead > DRAIN_BYTES;
-    } catch (NumberFormatException e) {
-      return true;
-    }
-  }
-
-  /**
-   * Sends the error. A request refused before a large body has its connection closed once the answer is out: Vert.x
-   * would otherwise read the rest of the body, however long, before the next request. A small body refused unread
-   * (a handler paused the request to check first) is drained before the answer goes out, so that the client, still
-   * sending, sees the answer and the connection can carry its next request.
+   * Sends the error. A request refused before its body has arrived (a handler paused it to check first, or stopped
+   * reading it) is drained, up to {@link #DRAIN_BYTES} more, before the answer goes out: a client still sending would
+   * otherwise miss the answer, and the connection could not carry its next request. A longer rest (by its
+   * Content-Length, or once a chunked body passes the bound) is not read: the answer goes out and the connection
+   * closes, as Vert.x would otherwise read the whole body, however long.
    */
   public static void send(RoutingContext ctx, ApiError error) {
     io.vertx.core.http.HttpServerRequest request = ctx.request();
-    boolean closing = closeAfterAnswer(request, 0);
-    if (!closing && !request.isEnded()) {
-      request.resume();
-      request.end().onComplete(ar -> write(ctx, error, false));
+    if (request.isEnded()) {
+      write(ctx, error, false);
       return;
     }
-    write(ctx, error, closing);
+    String length = request.getHeader("Content-Length");
+    long remaining;
+    try {
+      remaining = length == null ? -1 : Long.parseLong(length.trim()) - request.bytesRead();
+    } catch (NumberFormatException e) {
+      remaining = Long.MAX_VALUE;
+    }
+    if (remaining > DRAIN_BYTES) {
+      write(ctx, error, true);
+      return;
+    }
+    long start = request.bytesRead();
+    request.handler(chunk -> {
+      if (request.bytesRead() - start > DRAIN_BYTES) {
+        write(ctx, error, true);
+      }
+    });
+    request.resume();
+    request.end().onComplete(ar -> write(ctx, error, ar.failed()));
   }
 
   private static void write(RoutingContext ctx, ApiError error, boolean close) {
-    if (ctx.response().ended()) {
+    if (ctx.response().ended() || ctx.response().closed()) {
       return;
     }
     if (close) {

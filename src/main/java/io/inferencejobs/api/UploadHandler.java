@@ -182,8 +182,7 @@ final class UploadHandler {
 
     private void part(HttpServerFileUpload upload) {
       if (done.future().isComplete()) {
-        upload.pause();
-        return;
+        return; // refused already: the part's bytes are dropped while the answer drains the body
       }
       int index = parts.size();
       if (!"files".equals(upload.name())) {
@@ -252,17 +251,12 @@ final class UploadHandler {
     }
 
     /**
-     * Stops spooling: the rest of a small body is read and dropped (so the client sees the answer), a large one's
-     * connection closes once the answer is out; the spool files go when the exchange ends. The close is arranged before
-     * the failure is reported, because reporting it may answer (and end the exchange) at once; the Connection: close
-     * header alone would not do, as Vert.x reads a request's body to its end before it closes.
+     * Stops spooling; the spool files go when the exchange ends. The answer (ErrorHandler) drains the rest of a small
+     * body and closes the connection after a large one.
      */
     private void fail(Throwable err) {
       if (done.future().isComplete()) {
         return;
-      }
-      if (ErrorHandler.closeAfterAnswer(request, bytes)) {
-        ctx.addEndHandler(ar -> request.connection().close());
       }
       for (AsyncFile f : List.copyOf(open)) {
         f.close();

@@ -226,14 +226,16 @@ public final class JobService {
     S3Uri prefix = S3Uri.parse(text).orElseThrow(() -> JobError.invalid(field,
         "must be an s3://bucket/prefix URI without empty, . or .. segments; got '" + text + "'"));
     allowedBucket(prefix, field);
-    Future<Void> readable = Future.succeededFuture();
-    if (!who.anyObject() && !shared(prefix)) {
+    Future<List<String>> listed;
+    if (who.anyObject() || shared(prefix)) {
+      listed = storage.listKeys(prefix, max); // at once: beside the checkpoint's look-up, not after it
+    } else {
       Optional<UUID> session = sessionOf(prefix);
-      readable = session.isEmpty() ? Future.failedFuture(notReadable(field))
+      listed = session.isEmpty() ? Future.failedFuture(notReadable(field))
           : uploads.visibleSession(who.visible(), session.get()).compose(mine -> mine
-              ? Future.<Void>succeededFuture() : Future.failedFuture(notReadable(field)));
+              ? storage.listKeys(prefix, max) : Future.failedFuture(notReadable(field)));
     }
-    return readable.compose(ok -> storage.listKeys(prefix, max)).map(keys -> {
+    return listed.map(keys -> {
       List<ImageRef> out = new ArrayList<>();
       for (String key : keys) {
         if (ImageFormat.namedLikeAnImage(key)) {

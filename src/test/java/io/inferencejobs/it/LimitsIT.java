@@ -187,7 +187,7 @@ class LimitsIT {
     assertThat(counts()).containsExactly(before);
     // job creation looks the checkpoint and the image prefix up at once: the same
     S3Uri model = new S3Uri(node.storage().bucket(), "models/limits-copy.onnx");
-    Api.await(s3().putBytes(model, new byte[] {1, 2, 3}, "application/octet-stream"));
+    Api.await(s3().putBytes(model, new byte[] {0x08, 0x07, 0x12}, "application/octet-stream"));
     String prefix = one.bodyAsJsonObject().getString("s3_prefix");
     HttpResponse<Buffer> job = api.post(INF + "/jobs", Api.jobRequest(new JsonObject().put("image_paths_s3", prefix))
         .put("checkpoint_path", model.toString()), as("pool"));
