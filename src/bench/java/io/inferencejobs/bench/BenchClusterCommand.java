@@ -74,6 +74,8 @@ public final class BenchClusterCommand {
     common.put("PG_USER", "postgres");
     common.put("PG_PASSWORD", "postgres");
     common.put("S3_ENDPOINT", "http://127.0.0.1:" + s3Port);
+    common.put("S3_ACCESS_KEY", "inference-jobs");
+    common.put("S3_SECRET_KEY", "inference-jobs-secret");
     common.put("WORKER_LEASE_SECONDS", Integer.toString(lease));
     common.put("WORKER_DEVICES", "cpu");
     System.out.println("starting PostgreSQL + S3, an API node and worker nodes (separate JVMs) ...");

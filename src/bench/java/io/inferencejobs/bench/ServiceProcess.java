@@ -50,6 +50,9 @@ final class ServiceProcess implements AutoCloseable {
     pb.environment().put("HTTP_PORT", Integer.toString(port));
     pb.environment().put("DATA_DIR", dataDir.toString());
     pb.environment().put("LOG_LEVEL", "WARN");
+    // benchmarks start several nodes on one machine: their other ports are picked free
+    pb.environment().put("MANAGEMENT_PORT", "0");
+    pb.environment().put("CLUSTER_BUS_PORT", "0");
     pb.environment().putAll(env);
     Process p = pb.start();
     CompletableFuture<Void> ready = new CompletableFuture<>();

@@ -34,7 +34,8 @@ final class DepsCommand {
         stop.countDown();
       }));
       System.out.println("deps ready: PG_HOST=127.0.0.1 PG_PORT=" + pg.port() + " PG_DATABASE=postgres PG_USER=postgres "
-          + "PG_PASSWORD=postgres S3_ENDPOINT=" + s3.endpoint());
+          + "PG_PASSWORD=postgres S3_ENDPOINT=" + s3.endpoint() + " S3_ACCESS_KEY=" + config.s3().accessKey()
+          + " S3_SECRET_KEY=" + config.s3().secretKey());
       stop.await();
       return 0;
     } catch (Exception e) {

@@ -6,11 +6,13 @@ import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.cluster.ClusterSetup;
 import io.inferencejobs.config.AppConfig;
 import io.inferencejobs.config.AppConfig.Role;
+import io.inferencejobs.inference.DeviceProbe;
 import io.inferencejobs.jobs.ChunkRepository;
 import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.TrainingJobRepository;
 import io.inferencejobs.jobs.UploadRepository;
 import io.inferencejobs.jobs.WorkerRepository;
+import io.inferencejobs.management.ManagementVerticle;
 import io.inferencejobs.metrics.Metrics;
 import io.inferencejobs.persistence.Database;
 import io.inferencejobs.persistence.EmbeddedPostgresServer;
@@ -57,6 +59,7 @@ public final class Node implements AutoCloseable {
   private BoundedExecutor decode;
   private JobRepository jobs;
   private ApiVerticle api;
+  private ManagementVerticle management;
   private final List<String> deployments = new ArrayList<>();
   private final List<WorkerVerticle> workers = new ArrayList<>();
 
@@ -122,7 +125,15 @@ public final class Node implements AutoCloseable {
       }
       jobs = new JobRepository(pool, events -> events.forEach(
           e -> vertx.eventBus().publish(Addresses.JOBS_EVENTS, e.toJson())));
-      return Future.all(Migrations.apply(pool), storage.ensureBucket(config.s3().bucket()));
+      // each dependency's failure names it and the settings to look at
+      Future<Integer> migrated = Migrations.apply(pool)
+          .recover(err -> Future.failedFuture(err instanceof Migrations.Refused ? err
+              : StartupFailure.postgres(config.postgres(), pgPort.result(), err)));
+      Future<Void> bucket = storage.checkCredentials()
+          .compose(v -> storage.ensureBucket(config.s3().bucket()))
+          .recover(err -> Future.failedFuture(err instanceof S3Storage.NoCredentials ? err
+              : StartupFailure.s3(config.s3(), s3Endpoint.result(), err)));
+      return Future.all(migrated, bucket);
     }).compose(v -> registerPretrained())
         .compose(v -> config.clustered() ? Future.succeededFuture(0) : new ChunkRepository(pool).releaseLeases(null))
         .compose(released -> {
@@ -173,7 +184,7 @@ public final class Node implements AutoCloseable {
     if (config.hasRole(Role.WORKER)) {
       WorkerContext wc = new WorkerContext(config, jobs, new ChunkRepository(pool), new WorkerRepository(pool),
           workerStorage, decode, nodeId, metrics);
-      for (String device : config.worker().devices()) {
+      for (String device : devices()) {
         WorkerVerticle w = new WorkerVerticle(wc, device);
         workers.add(w);
         chain = chain.compose(v -> vertx.deployVerticle(w).map(id -> {
@@ -191,7 +202,48 @@ public final class Node implements AutoCloseable {
         return null;
       }));
     }
+    management = new ManagementVerticle(config.management(), new WorkerRepository(pool),
+        storage, metrics, this::localWorkers);
+    chain = chain.compose(v -> vertx.deployVerticle(management).map(id -> {
+      deployments.add(id);
+      return null;
+    }));
     return chain;
+  }
+
+  /**
+   * The worker devices: as configured, with {@code auto} standing for every visible GPU (honouring
+   * CUDA_VISIBLE_DEVICES), or the CPU when there is none.
+   */
+  private List<String> devices() {
+    List<String> out = new ArrayList<>();
+    for (String d : config.worker().devices()) {
+      if (d.equals("auto")) {
+        List<String> found = DeviceProbe.discover(Path.of("/dev"),
+            System.getenv("CUDA_VISIBLE_DEVICES"));
+        LOG.info("worker devices auto: {}", found);
+        out.addAll(found);
+      } else {
+        out.add(d);
+      }
+    }
+    return out.stream().distinct().toList();
+  }
+
+  /** This node's workers, as the management port's readiness shows them. */
+  private io.vertx.core.json.JsonArray localWorkers() {
+    io.vertx.core.json.JsonArray out = new io.vertx.core.json.JsonArray();
+    for (WorkerVerticle w : workers) {
+      WorkerVerticle.State s = w.state();
+      out.add(new JsonObject().put("worker_id", s.workerId()).put("device", s.device()).put("provider", s.provider())
+          .put("degraded", s.degraded()).put("note", s.note()));
+    }
+    return out;
+  }
+
+  /** The management port this node listens on. */
+  public int managementPort() {
+    return management.port();
   }
 
   /**

@@ -22,6 +22,23 @@ final class ServeCommand {
     }
   }
 
+  /**
+   * One line: a failure that names its dependency and settings (StartupFailure, a refused migration, a device that
+   * cannot run) says it all; anything else is followed down its causes.
+   */
+  static String reason(Throwable e) {
+    Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+    if (cause instanceof StartupFailure || cause instanceof io.inferencejobs.persistence.Migrations.Refused
+        || cause instanceof io.inferencejobs.storage.S3Storage.NoCredentials || cause instanceof IllegalStateException) {
+      return cause.getMessage();
+    }
+    StringBuilder why = new StringBuilder(String.valueOf(cause.getMessage()));
+    for (Throwable c = cause.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+      why.append(": ").append(c.getMessage());
+    }
+    return why.toString();
+  }
+
   static int run(String[] args) {
     if (System.getProperty("vertx.logger-delegate-factory-class-name") == null) {
       System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
@@ -35,12 +52,7 @@ final class ServeCommand {
     try {
       node = started.get(10, TimeUnit.MINUTES);
     } catch (Exception e) {
-      Throwable cause = e.getCause() == null ? e : e.getCause();
-      StringBuilder why = new StringBuilder(String.valueOf(cause.getMessage()));
-      for (Throwable c = cause.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
-        why.append(": ").append(c.getMessage());
-      }
-      System.err.println("start failed: " + why);
+      System.err.println("start failed: " + reason(e));
       return 1;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

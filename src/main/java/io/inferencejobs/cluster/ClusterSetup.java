@@ -36,13 +36,18 @@ public final class ClusterSetup {
     hz.setProperty("hazelcast.phone.home.enabled", "false");
     hz.setProperty("hazelcast.logging.type", "slf4j");
     hz.getNetworkConfig().setPort(cluster.port()).setPortAutoIncrement(false);
-    hz.getNetworkConfig().setPublicAddress(cluster.host() + ":" + cluster.port());
+    hz.getNetworkConfig().setPublicAddress(cluster.advertisedHost() + ":" + cluster.port());
     hz.getNetworkConfig().getInterfaces().setEnabled(true).setInterfaces(java.util.List.of(cluster.host()));
     JoinConfig join = hz.getNetworkConfig().getJoin();
     if (join.getTcpIpConfig().isEnabled()) {
       join.getTcpIpConfig().setMembers(new java.util.ArrayList<>(cluster.members()));
     }
-    options.getEventBusOptions().setHost(cluster.host()).setClusterPublicHost(cluster.host()).setPort(0);
+    // a fixed event-bus port (cluster.bus_port), so that a firewall rule can name it; 0 picks a free one
+    options.getEventBusOptions().setHost(cluster.host()).setPort(cluster.busPort())
+        .setClusterPublicHost(cluster.advertisedHost());
+    if (cluster.busPort() > 0) {
+      options.getEventBusOptions().setClusterPublicPort(cluster.busPort());
+    }
     var builder = Vertx.builder().with(options).withClusterManager(new HazelcastClusterManager(hz));
     return (metrics == null ? builder : builder.withMetrics(metrics)).buildClustered();
   }

@@ -19,7 +19,8 @@ public record AppConfig(
     LimitsConfig limits,
     PretrainedConfig pretrained,
     AuthConfig auth,
-    MetricsConfig metrics) {
+    MetricsConfig metrics,
+    ManagementConfig management) {
 
   public enum Role { API, WORKER }
 
@@ -27,8 +28,20 @@ public record AppConfig(
     return roles.contains(role);
   }
 
-  /** Hazelcast membership: this member's interface and port, the TCP-IP members to join, the cluster name. */
-  public record ClusterConfig(String name, String configFile, String host, int port, java.util.List<String> members) {
+  /**
+   * Hazelcast membership: this member's interface and port, the TCP-IP members to join, the cluster name; the
+   * event bus's own fixed port, and the address other members reach this one at ({@code publicHost}, for NAT'd nodes;
+   * {@code host} when empty).
+   */
+  public record ClusterConfig(String name, String configFile, String host, int port, java.util.List<String> members,
+                              int busPort, String publicHost) {
+    public String advertisedHost() {
+      return publicHost.isEmpty() ? host : publicHost;
+    }
+  }
+
+  /** The management port every node opens: health and metrics, without a key (bind it where only operators reach). */
+  public record ManagementConfig(String host, int port) {
   }
 
   /**
@@ -50,9 +63,13 @@ public record AppConfig(
     return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
   }
 
-  /** {@code host} empty means: start an embedded PostgreSQL under the data directory. */
+  /**
+   * {@code host} empty means: start an embedded PostgreSQL under the data directory. {@code sslMode} is one of
+   * disable, prefer, require, verify-ca, verify-full; {@code sslRootCert} a PEM file of the CA to trust (empty: the
+   * JVM's).
+   */
   public record PostgresConfig(String host, int port, String database, String user, String password, int poolSize,
-                               int embeddedPort) {
+                               int embeddedPort, String sslMode, String sslRootCert) {
     public boolean embedded() {
       return host.isEmpty();
     }
@@ -61,10 +78,20 @@ public record AppConfig(
   /** {@code endpoint} empty means: start an embedded S3 server under the data directory. */
   /**
    * {@code sharedInputs}: {@code s3://bucket/prefix/} URIs that any key with the write scope may use as image sources;
-   * other image sources of non-admin keys are their own tenant's uploads.
+   * other image sources of non-admin keys are their own tenant's uploads. Empty keys with an external endpoint mean
+   * the AWS SDK's default credentials chain; the embedded server has keys of its own.
    */
   public record S3Config(String endpoint, String region, String accessKey, String secretKey, String bucket,
                          int embeddedPort, Set<String> allowedBuckets, java.util.List<String> sharedInputs) {
+    /** The embedded S3 server's keys, when none are configured (it runs beside the service, on loopback). */
+    public static final String EMBEDDED_ACCESS_KEY = "inference-jobs";
+    public static final String EMBEDDED_SECRET_KEY = "inference-jobs-secret";
+
+    /** No keys configured: the AWS SDK's default credentials chain (environment, web identity, instance profile). */
+    public boolean defaultCredentials() {
+      return accessKey.isEmpty();
+    }
+
     public boolean embedded() {
       return endpoint.isEmpty();
     }
@@ -75,7 +102,11 @@ public record AppConfig(
     }
   }
 
-  public record EngineConfig(String device, int intraOpThreads, int batchSize, long maxPixels) {
+  /**
+   * {@code cudaFallback}: whether a worker asked for a CUDA device that cannot run CUDA may run on the CPU instead
+   * (marked degraded); otherwise it fails to start.
+   */
+  public record EngineConfig(String device, int intraOpThreads, int batchSize, long maxPixels, boolean cudaFallback) {
   }
 
   public record WorkerConfig(

@@ -51,6 +51,13 @@ public final class ConfigLoader {
     m.put("CLUSTER_HOST", "cluster.host");
     m.put("CLUSTER_PORT", "cluster.port");
     m.put("CLUSTER_MEMBERS", "cluster.members");
+    m.put("CLUSTER_BUS_PORT", "cluster.bus_port");
+    m.put("CLUSTER_PUBLIC_HOST", "cluster.public_host");
+    m.put("MANAGEMENT_HOST", "management.host");
+    m.put("MANAGEMENT_PORT", "management.port");
+    m.put("ENGINE_CUDA_FALLBACK", "engine.cuda_fallback");
+    m.put("PG_SSL_MODE", "postgres.ssl_mode");
+    m.put("PG_SSL_ROOT_CERT", "postgres.ssl_root_cert");
     m.put("PG_EMBEDDED_PORT", "postgres.embedded_port");
     m.put("S3_EMBEDDED_PORT", "s3.embedded_port");
     m.put("HTTP_HOST", "http.host");
@@ -172,7 +179,13 @@ public final class ConfigLoader {
     boolean clustered = r.bool("clustered");
     AppConfig.ClusterConfig cluster = new AppConfig.ClusterConfig(r.string("cluster.name", false),
         r.string("cluster.config", true), r.string("cluster.host", false), r.integer("cluster.port", 1, 65535),
-        r.list("cluster.members"));
+        r.list("cluster.members"), r.integer("cluster.bus_port", 0, 65535), r.string("cluster.public_host", true));
+    if (clustered && cluster.busPort() == cluster.port()) {
+      r.problem("cluster.bus_port", "must differ from cluster.port (" + cluster.port() + "): Hazelcast and the event "
+          + "bus each need a port");
+    }
+    AppConfig.ManagementConfig management = new AppConfig.ManagementConfig(r.string("management.host", false),
+        r.integer("management.port", 0, 65535));
     HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535),
         r.integer("http.sse_heartbeat_seconds", 1, 3600), r.list("http.cors_origins"),
         r.integer("http.idle_timeout_seconds", 1, 86_400), r.integer("http.header_timeout_seconds", 1, 3600),
@@ -194,12 +207,32 @@ public final class ConfigLoader {
         r.string("postgres.user", false),
         r.string("postgres.password", true),
         r.integer("postgres.pool_size", 1, 256),
-        r.integer("postgres.embedded_port", 0, 65535));
+        r.integer("postgres.embedded_port", 0, 65535),
+        r.string("postgres.ssl_mode", false).toLowerCase(Locale.ROOT),
+        r.string("postgres.ssl_root_cert", true));
+    if (!pg.sslMode().matches("disable|prefer|require|verify-ca|verify-full")) {
+      r.problem("postgres.ssl_mode", "must be disable, prefer, require, verify-ca or verify-full, got '" + pg.sslMode()
+          + "'");
+    }
+    if (!pg.sslRootCert().isEmpty() && !Files.isReadable(Path.of(pg.sslRootCert()))) {
+      r.problem("postgres.ssl_root_cert", "cannot read " + pg.sslRootCert());
+    }
+    String s3Endpoint = r.string("s3.endpoint", true);
+    String accessKey = r.string("s3.access_key", true);
+    String secretKey = r.string("s3.secret_key", true);
+    if (accessKey.isEmpty() != secretKey.isEmpty()) {
+      r.problem("s3.access_key", "set both S3_ACCESS_KEY and S3_SECRET_KEY, or neither (then the AWS SDK's default "
+          + "credentials chain is used: environment, web identity, instance profile)");
+    }
+    if (s3Endpoint.isEmpty() && accessKey.isEmpty()) {
+      accessKey = S3Config.EMBEDDED_ACCESS_KEY;
+      secretKey = S3Config.EMBEDDED_SECRET_KEY;
+    }
     S3Config s3 = new S3Config(
-        r.string("s3.endpoint", true),
+        s3Endpoint,
         r.string("s3.region", false),
-        r.string("s3.access_key", false),
-        r.string("s3.secret_key", false),
+        accessKey,
+        secretKey,
         r.string("s3.bucket", false),
         r.integer("s3.embedded_port", 0, 65535),
         allowedBuckets(r),
@@ -214,10 +247,15 @@ public final class ConfigLoader {
     if (!device.isEmpty() && !device.matches("auto|cpu|cuda:\\d+")) {
       r.problem("engine.device", "must be auto, cpu or cuda:N, got '" + device + "'");
     }
+    String fallback = r.string("engine.cuda_fallback", false).toLowerCase(Locale.ROOT);
+    if (!fallback.matches("none|cpu")) {
+      r.problem("engine.cuda_fallback", "must be none or cpu, got '" + fallback + "'");
+    }
     EngineConfig engine = new EngineConfig(device,
         r.integer("engine.intra_op_threads", 0, 256),
         r.integer("engine.batch_size", 1, 256),
-        r.longValue("engine.max_pixels", 1, Long.MAX_VALUE));
+        r.longValue("engine.max_pixels", 1, Long.MAX_VALUE),
+        fallback.equals("cpu"));
     List<String> devices = r.list("worker.devices");
     for (String d : devices) {
       if (!d.matches("auto|cpu|cuda:\\d+")) {
@@ -266,7 +304,7 @@ public final class ConfigLoader {
       throw new ConfigException(r.problems);
     }
     return new AppConfig(Set.copyOf(roles), clustered, cluster, http, Path.of(dataDir).toAbsolutePath(), pg, s3, engine, worker,
-        limits, pretrained, auth, metrics);
+        limits, pretrained, auth, metrics, management);
   }
 
   private static Set<String> allowedBuckets(Reader r) {

@@ -23,26 +23,59 @@ public final class Migrations {
   private static final long LOCK_KEY = 0x1f_e7_3b_01L;
   /** The versions that exist; a new migration file is added here and in the folder. */
   static final List<String> FILES = List.of("V1__init.sql", "V2__job_owner.sql", "V3__tenants.sql", "V4__chunk_retries.sql",
-      "V5__checkpoint_info.sql");
+      "V5__checkpoint_info.sql", "V6__worker_degraded.sql");
 
   private Migrations() {
   }
 
-  public static Future<Integer> apply(Pool pool) {
-    return pool.getConnection().compose(conn -> conn.query("SET client_min_messages TO warning").execute()
-        .compose(v -> conn.query("SELECT pg_advisory_lock(" + LOCK_KEY + ")").execute())
-        .compose(v -> conn.query("CREATE TABLE IF NOT EXISTS schema_version (version INT PRIMARY KEY, "
-            + "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").execute())
-        .compose(v -> conn.query("SELECT coalesce(max(version), 0) AS v FROM schema_version").execute())
-        .compose(rows -> applyFrom(conn, rows.iterator().next().getInteger("v")))
-        .eventually(() -> conn.query("SELECT pg_advisory_unlock(" + LOCK_KEY + ")").execute()
-            .eventually(conn::close)));
+  /** The oldest PostgreSQL the service supports (13: what the SQL and the tests rely on). */
+  static final int MIN_SERVER_VERSION = 130000;
+
+  /** The server or its user cannot run the service: too old, or without the privileges pending migrations need. */
+  public static final class Refused extends RuntimeException {
+    Refused(String message) {
+      super(message, null, false, false);
+    }
   }
 
-  private static Future<Integer> applyFrom(SqlConnection conn, int current) {
+  /** The server's version and what the connected user may do, read before any migration. */
+  private record Server(String user, boolean canCreate) {
+  }
+
+  public static Future<Integer> apply(Pool pool) {
+    return pool.getConnection().compose(conn -> conn.query("SET client_min_messages TO warning").execute()
+        .compose(v -> conn.query("SELECT current_setting('server_version_num')::int AS v, "
+            + "current_setting('server_version') AS name, current_user AS who, "
+            + "has_schema_privilege(current_user, 'public', 'CREATE') AS can_create").execute())
+        .compose(rows -> {
+          var r = rows.iterator().next();
+          if (r.getInteger("v") < MIN_SERVER_VERSION) {
+            return Future.<Server>failedFuture(new Refused("PostgreSQL " + r.getString("name") + " is older than "
+                + "13, the oldest this service supports"));
+          }
+          return Future.succeededFuture(new Server(r.getString("who"), r.getBoolean("can_create")));
+        })
+        .compose(server -> conn.query("SELECT pg_advisory_lock(" + LOCK_KEY + ")").execute()
+            // created only when missing: a user without CREATE (the schema already migrated) must get past here
+            .compose(v -> conn.query("SELECT to_regclass('schema_version') IS NOT NULL AS present").execute())
+            .compose(rows -> rows.iterator().next().getBoolean("present") ? Future.<Void>succeededFuture()
+                : conn.query("CREATE TABLE schema_version (version INT PRIMARY KEY, name TEXT NOT NULL, "
+                    + "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").execute().<Void>mapEmpty())
+            .compose(v -> conn.query("SELECT coalesce(max(version), 0) AS v FROM schema_version").execute())
+            .compose(rows -> applyFrom(conn, server, rows.iterator().next().getInteger("v")))
+            .eventually(() -> conn.query("SELECT pg_advisory_unlock(" + LOCK_KEY + ")").execute()))
+        .eventually(conn::close));
+  }
+
+  private static Future<Integer> applyFrom(SqlConnection conn, Server server, int current) {
     List<String> pending = new ArrayList<>();
     for (int i = current; i < FILES.size(); i++) {
       pending.add(FILES.get(i));
+    }
+    if (!pending.isEmpty() && !server.canCreate()) {
+      return Future.failedFuture(new Refused("PostgreSQL user '" + server.user() + "' (PG_USER) may not create "
+          + "tables in schema public, which the pending migrations " + pending + " need: GRANT CREATE ON SCHEMA "
+          + "public TO " + server.user() + ", or apply them once as a user who may"));
     }
     Future<Integer> chain = Future.succeededFuture(current);
     for (String file : pending) {

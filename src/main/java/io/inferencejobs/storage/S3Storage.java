@@ -4,6 +4,7 @@ import io.inferencejobs.config.AppConfig.S3Config;
 import io.inferencejobs.support.BoundedExecutor;
 import io.vertx.core.Future;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
@@ -41,15 +42,18 @@ public final class S3Storage implements AutoCloseable {
   private final S3Client client;
   private final BoundedExecutor io;
   private final String bucket;
+  private final DefaultCredentialsProvider defaultChain;
 
   public S3Storage(S3Config config, String endpoint, BoundedExecutor io) {
     this.bucket = config.bucket();
     this.io = io;
+    this.defaultChain = config.defaultCredentials() ? DefaultCredentialsProvider.builder().build() : null;
     this.client = S3Client.builder()
         .endpointOverride(URI.create(endpoint))
         .region(Region.of(config.region()))
-        .credentialsProvider(StaticCredentialsProvider.create(
-            AwsBasicCredentials.create(config.accessKey(), config.secretKey())))
+        // no keys configured: the default chain (environment, web identity / IRSA, instance profile, ...)
+        .credentialsProvider(defaultChain != null ? defaultChain
+            : StaticCredentialsProvider.create(AwsBasicCredentials.create(config.accessKey(), config.secretKey())))
         .forcePathStyle(true)
         // s3proxy and several S3-compatible servers reject the SDK's default flexible checksums
         .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
@@ -58,6 +62,29 @@ public final class S3Storage implements AutoCloseable {
             .connectionTimeout(Duration.ofSeconds(10))
             .socketTimeout(Duration.ofSeconds(60)))
         .build();
+  }
+
+  /** A clear failure when no credentials can be had (no keys configured, and the default chain finds none). */
+  public static final class NoCredentials extends RuntimeException {
+    public NoCredentials(Throwable cause) {
+      super("no S3 credentials: S3_ACCESS_KEY and S3_SECRET_KEY are not set, and the AWS default chain found none "
+          + "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity / IRSA, instance profile): " + cause.getMessage(),
+          cause, false, false);
+    }
+  }
+
+  /** Resolves the credentials once, so that a start without any fails saying so. */
+  public Future<Void> checkCredentials() {
+    return io.submit(() -> {
+      if (defaultChain != null) {
+        try {
+          defaultChain.resolveCredentials();
+        } catch (RuntimeException e) {
+          throw new NoCredentials(e);
+        }
+      }
+      return null;
+    });
   }
 
   /** The service's own bucket (uploads, bundled models). */

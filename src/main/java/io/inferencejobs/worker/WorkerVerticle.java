@@ -4,6 +4,7 @@ import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.inference.BBox;
 import io.inferencejobs.inference.Detection;
 import io.inferencejobs.inference.DetectionParams;
+import io.inferencejobs.inference.DeviceProbe;
 import io.inferencejobs.inference.EngineOptions;
 import io.inferencejobs.inference.ImageException;
 import io.inferencejobs.inference.ImageResult;
@@ -72,6 +73,8 @@ public final class WorkerVerticle extends VerticleBase {
   private boolean pumpAgain;
   private boolean stopping;
   private String provider = "pending";
+  private boolean degraded;
+  private String note;
   private Promise<Void> drained;
   private final Map<Long, Long> lastProgress = new HashMap<>();
   /** The chunks in hand: the only leases the heartbeat extends. */
@@ -88,15 +91,55 @@ public final class WorkerVerticle extends VerticleBase {
     return workerId;
   }
 
+  /** The device's provider, and whether the worker runs on another than it was asked for (with why). */
+  public record State(String workerId, String device, String provider, boolean degraded, String note) {
+  }
+
+  public State state() {
+    return new State(workerId, device, provider, degraded, note);
+  }
+
+  /**
+   * Runs a tiny model on the device before anything else: a CUDA device that cannot run fails the start with what is
+   * missing, unless the configuration allows the CPU instead, which marks the worker degraded. Returns the device the
+   * worker's models will use.
+   */
+  private Future<String> probe() {
+    boolean fallback = ctx.config().engine().cudaFallback();
+    return modelLoader.submit(() -> {
+      try {
+        provider = DeviceProbe.probe(device);
+        return device;
+      } catch (DeviceProbe.Unavailable e) {
+        if (!fallback || device.equals("cpu")) {
+          throw new IllegalStateException("worker device " + device + " cannot run: " + e.getMessage()
+              + (device.equals("cpu") ? "" : "; install what is missing, or set ENGINE_CUDA_FALLBACK=cpu to run "
+              + "this worker on the CPU (marked degraded)"));
+        }
+        provider = DeviceProbe.probe("cpu");
+        degraded = true;
+        note = "asked for " + device + ", runs on the CPU: " + e.getMessage();
+        LOG.warn("worker {} is degraded: {}", workerId, note);
+        return "cpu";
+      }
+    });
+  }
+
   @Override
   public Future<?> start() {
+    // one thread per device for model loads: loading a model (seconds) never waits behind inference batches
+    modelLoader = new BoundedExecutor(vertx, "model-load-" + device.replace(':', '-'), 1, 64);
+    return probe().compose(this::startOn);
+  }
+
+  private Future<?> startOn(String engineDevice) {
     var ec = ctx.config().engine();
-    EngineOptions options = new EngineOptions(device, ec.intraOpThreads(), 0, ec.batchSize(), ec.maxPixels());
+    EngineOptions options = new EngineOptions(engineDevice, ec.intraOpThreads(), 0, ec.batchSize(), ec.maxPixels());
     // one thread per device: the device runs one session.run at a time; ORT parallelises inside it
     inference = new BoundedExecutor(vertx, "inference-" + device.replace(':', '-'), 1, 64);
-    // loading a model (seconds) never waits behind inference batches, nor they behind it
-    modelLoader = new BoundedExecutor(vertx, "model-load-" + device.replace(':', '-'), 1, 64);
     meters = ctx.metrics().worker(ctx.nodeId(), device);
+    ctx.metrics().gauge("inference_worker_degraded", "1 when a worker runs on another provider than its device "
+        + "asked for", () -> degraded ? 1 : 0, "node", ctx.nodeId(), "device", device);
     models = new ModelCache(ctx.storage(), modelLoader, options, ctx.config().dataDir().resolve("model-cache"),
         ctx.config().worker().modelCacheSize(), ctx.config().limits().maxCheckpointBytes(), meters);
     int lease = ctx.config().worker().leaseSeconds();
@@ -108,7 +151,7 @@ public final class WorkerVerticle extends VerticleBase {
     // PostgreSQL is the source of truth: look for expired leases and missed notifications now and then
     pollTimer = vertx.setPeriodic(Math.max(500, lease * 1000L / 2), id -> pump());
     return Future.all(consumer.completion(), inspections.completion()).compose(v -> announce()).onSuccess(v -> {
-      LOG.info("worker {} ready ({} slots)", workerId, slots);
+      LOG.info("worker {} ready on {} ({} slots)", workerId, provider, slots);
       pump();
     });
   }
@@ -147,7 +190,7 @@ public final class WorkerVerticle extends VerticleBase {
   }
 
   private Future<Void> announce() {
-    return ctx.workers().announce(workerId, ctx.nodeId(), device, provider, slots, slots - busy);
+    return ctx.workers().announce(workerId, ctx.nodeId(), device, provider, slots, slots - busy, degraded, note);
   }
 
   private void heartbeat() {
@@ -243,7 +286,6 @@ public final class WorkerVerticle extends VerticleBase {
           : Future.succeededFuture(job);
       return running.compose(rj -> ctx.chunks().pendingImages(lease).compose(images -> models.acquire(rj.modelUri())
           .compose(held -> {
-            provider = held.engine.provider();
             return runBatches(rj, held.engine, params(rj.inputData()), batches(images, held.engine.batchSize()), 0,
                     null)
                 .eventually(() -> {

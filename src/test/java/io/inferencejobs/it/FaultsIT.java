@@ -53,6 +53,8 @@ class FaultsIT {
     env.put("PG_USER", "postgres");
     env.put("PG_PASSWORD", "postgres");
     env.put("S3_ENDPOINT", "http://127.0.0.1:" + s3Port);
+    env.put("S3_ACCESS_KEY", "inference-jobs");
+    env.put("S3_SECRET_KEY", "inference-jobs-secret");
     env.put("WORKER_MAX_ATTEMPTS", Integer.toString(MAX_ATTEMPTS));
     env.put("WORKER_RETRY_BACKOFF_MS", "250");
     env.put("WORKER_CHUNK_SIZE", "4");

@@ -39,6 +39,8 @@ final class NodeProcess implements AutoCloseable {
     env.put("PG_USER", shared.config().postgres().embedded() ? "postgres" : shared.config().postgres().user());
     env.put("PG_PASSWORD", shared.config().postgres().embedded() ? "postgres" : shared.config().postgres().password());
     env.put("S3_ENDPOINT", shared.s3Endpoint());
+    env.put("S3_ACCESS_KEY", shared.config().s3().accessKey());
+    env.put("S3_SECRET_KEY", shared.config().s3().secretKey());
     env.put("S3_BUCKET", db.replace('_', '-'));
     return env;
   }
@@ -89,6 +91,64 @@ final class NodeProcess implements AutoCloseable {
       throw e;
     }
     return new NodeProcess(process, log);
+  }
+
+  /**
+   * Runs {@code serve} from the built jar until it exits (for starts that must fail); returns its exit code and its
+   * output. {@code env} replaces the process's environment entirely.
+   */
+  static Map.Entry<Integer, String> runToExit(Map<String, String> env) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx512m", "-jar", Path.of("target", "inference-jobs.jar").toAbsolutePath().toString(), "serve");
+    pb.environment().clear();
+    pb.environment().put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    pb.environment().putAll(env);
+    pb.redirectErrorStream(true);
+    Process process = pb.start();
+    CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
+      try {
+        return new String(process.getInputStream().readAllBytes());
+      } catch (java.io.IOException e) {
+        return e.toString();
+      }
+    });
+    if (!process.waitFor(120, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError("the node did not exit within 120 s: " + out.getNow(""));
+    }
+    return Map.entry(process.exitValue(), out.get(10, TimeUnit.SECONDS));
+  }
+
+  /** The TCP ports the process listens on, read from /proc (its socket inodes matched with the listening sockets). */
+  java.util.Set<Integer> listeningPorts() throws Exception {
+    java.util.Set<String> inodes = new java.util.HashSet<>();
+    try (var fds = Files.list(Path.of("/proc", Long.toString(process.pid()), "fd"))) {
+      for (Path fd : fds.toList()) {
+        try {
+          String target = Files.readSymbolicLink(fd).toString();
+          if (target.startsWith("socket:[")) {
+            inodes.add(target.substring(8, target.length() - 1));
+          }
+        } catch (java.io.IOException gone) {
+          // closed meanwhile
+        }
+      }
+    }
+    java.util.Set<Integer> ports = new java.util.TreeSet<>();
+    for (String table : java.util.List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+      Path p = Path.of(table);
+      if (!Files.exists(p)) {
+        continue;
+      }
+      for (String line : Files.readAllLines(p)) {
+        String[] f = line.trim().split("\\s+");
+        // sl local_address rem_address st ... inode (field 9); st 0A is LISTEN
+        if (f.length > 9 && f[3].equals("0A") && inodes.contains(f[9])) {
+          ports.add(Integer.parseInt(f[1].substring(f[1].lastIndexOf(':') + 1), 16));
+        }
+      }
+    }
+    return ports;
   }
 
   /** SIGKILL: no shutdown hook, no hand-back; its leases must expire. */

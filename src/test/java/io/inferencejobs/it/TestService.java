@@ -48,6 +48,9 @@ public final class TestService {
       throw new IllegalStateException(e);
     }
     env.put("HTTP_PORT", "0");
+    // many nodes share this machine: every port of theirs is picked free
+    env.put("MANAGEMENT_PORT", "0");
+    env.put("CLUSTER_BUS_PORT", "0");
     env.put("WORKER_LEASE_SECONDS", "4");
     env.put("SSE_HEARTBEAT_SECONDS", "2");
     env.put("WORKER_CHUNK_SIZE", "16");

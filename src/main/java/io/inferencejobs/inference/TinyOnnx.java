@@ -4,24 +4,25 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Writes tiny ONNX models (protobuf, by hand) for tests: one node from a float image input [1,3,h,w] to one output.
+ * Writes tiny ONNX models (protobuf, by hand): one node from a float image input [1,3,h,w] to one output. A worker
+ * runs one on its device at start ({@link DeviceProbe}); the tests use them as models the engine cannot or can read.
  * Field numbers follow onnx.proto: ModelProto ir_version=1, graph=7, opset_import=8; GraphProto node=1, name=2,
  * input=11, output=12; NodeProto input=1, output=2, op_type=4, attribute=5; ValueInfoProto name=1, type=2;
  * TypeProto tensor_type=1; Tensor elem_type=1, shape=2; TensorShapeProto dim=1; Dimension dim_value=1.
  */
-final class TinyOnnx {
+public final class TinyOnnx {
 
   private TinyOnnx() {
   }
 
   /** Identity: the output has the input's shape [1,3,h,w], which no detection layout fits. */
-  static byte[] identity(int h, int w) {
+  public static byte[] identity(int h, int w) {
     byte[] node = concat(str(1, "x"), str(2, "y"), str(4, "Identity"));
     return model(node, valueInfo("x", 1, 3, h, w), valueInfo("y", 1, 3, h, w));
   }
 
   /** ReduceMean over H and W: output [1,3], the mean of each channel, read as a 3-class classifier. */
-  static byte[] channelMeans(int h, int w) {
+  public static byte[] channelMeans(int h, int w) {
     byte[] axes = concat(str(1, "axes"), varintField(20, 7), varintField(8, 2), varintField(8, 3));
     byte[] keepdims = concat(str(1, "keepdims"), varintField(20, 2), varintField(3, 0));
     byte[] node = concat(str(1, "x"), str(2, "y"), str(4, "ReduceMean"), msg(5, axes), msg(5, keepdims));
