@@ -18,7 +18,7 @@ final class HealthHandlers {
   }
 
   void ready(RoutingContext ctx) {
-    Readiness.check(api.workers(), api.storage(), new JsonArray()).onSuccess(body -> {
+    Readiness.check(api.workers(), api.storage(), new JsonArray(), true).onSuccess(body -> {
       ctx.response().setStatusCode("not_ready".equals(body.getString("status")) ? 503 : 200);
       Http.json(ctx, body);
     });

@@ -106,7 +106,7 @@ public record AppConfig(
    * {@code cudaFallback}: whether a worker asked for a CUDA device that cannot run CUDA may run on the CPU instead
    * (marked degraded); otherwise it fails to start.
    */
-  public record EngineConfig(String device, int intraOpThreads, int batchSize, long maxPixels, boolean cudaFallback) {
+  public record EngineConfig(int intraOpThreads, int batchSize, long maxPixels, boolean cudaFallback) {
   }
 
   public record WorkerConfig(

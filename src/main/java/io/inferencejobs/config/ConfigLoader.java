@@ -79,7 +79,6 @@ public final class ConfigLoader {
     m.put("S3_ACCESS_KEY", "s3.access_key");
     m.put("S3_SECRET_KEY", "s3.secret_key");
     m.put("S3_BUCKET", "s3.bucket");
-    m.put("ENGINE_DEVICE", "engine.device");
     m.put("ENGINE_THREADS", "engine.intra_op_threads");
     m.put("ENGINE_BATCH_SIZE", "engine.batch_size");
     m.put("MAX_IMAGE_PIXELS", "engine.max_pixels");
@@ -243,15 +242,11 @@ public final class ConfigLoader {
     if (!s3.bucket().isEmpty() && !BUCKET.matcher(s3.bucket()).matches()) {
       r.problem("s3.bucket", "not a valid bucket name: '" + s3.bucket() + "'");
     }
-    String device = r.string("engine.device", false);
-    if (!device.isEmpty() && !device.matches("auto|cpu|cuda:\\d+")) {
-      r.problem("engine.device", "must be auto, cpu or cuda:N, got '" + device + "'");
-    }
     String fallback = r.string("engine.cuda_fallback", false).toLowerCase(Locale.ROOT);
     if (!fallback.matches("none|cpu")) {
       r.problem("engine.cuda_fallback", "must be none or cpu, got '" + fallback + "'");
     }
-    EngineConfig engine = new EngineConfig(device,
+    EngineConfig engine = new EngineConfig(
         r.integer("engine.intra_op_threads", 0, 256),
         r.integer("engine.batch_size", 1, 256),
         r.longValue("engine.max_pixels", 1, Long.MAX_VALUE),

@@ -65,7 +65,7 @@ public final class ManagementVerticle extends VerticleBase {
   }
 
   private void ready(RoutingContext ctx) {
-    Readiness.check(workers, storage, localWorkers.get())
+    Readiness.check(workers, storage, localWorkers.get(), false)
         .onSuccess(body -> json(ctx, "not_ready".equals(body.getString("status")) ? 503 : 200, body));
   }
 

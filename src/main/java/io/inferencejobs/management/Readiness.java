@@ -19,16 +19,20 @@ public final class Readiness {
   }
 
   /**
-   * {@code local}: this node's own workers (empty on an API-only node); the answer's {@code status} is ready,
-   * degraded (ready, but a worker runs on a fallback device) or not_ready.
+   * {@code local}: this node's own workers (empty on an API-only node); {@code needClusterWorker}: whether a node
+   * without workers of its own is ready only when some worker of the cluster is seen (the API's public readiness:
+   * "jobs can run") or as soon as PostgreSQL and S3 answer (the management port's: "this node can serve", so that a
+   * load balancer keeps API nodes while workers restart). The answer's {@code status} is ready, degraded (ready, but
+   * a worker runs on a fallback device) or not_ready.
    */
-  public static Future<JsonObject> check(WorkerRepository workers, S3Storage storage, JsonArray local) {
+  public static Future<JsonObject> check(WorkerRepository workers, S3Storage storage, JsonArray local,
+                                         boolean needClusterWorker) {
     Future<JsonArray> seen = workers.live(WORKER_STALE_SECONDS);
     Future<Void> s3 = storage.checkBucket();
     return Future.join(seen, s3).transform(ar -> {
       boolean pgOk = seen.succeeded();
       boolean s3Ok = s3.succeeded();
-      boolean workersOk = local.isEmpty() ? pgOk && !seen.result().isEmpty() : true;
+      boolean workersOk = !local.isEmpty() || !needClusterWorker || (pgOk && !seen.result().isEmpty());
       boolean degraded = local.stream().anyMatch(w -> ((JsonObject) w).getBoolean("degraded", false));
       boolean ready = pgOk && s3Ok && workersOk;
       JsonObject body = new JsonObject()

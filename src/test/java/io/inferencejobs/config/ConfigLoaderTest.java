@@ -36,12 +36,12 @@ class ConfigLoaderTest {
   @Test
   void everyProblemIsNamedAtOnce() {
     assertThatThrownBy(() -> ConfigLoader.load(Map.of("HTTP_PORT", "eighty", "ROLES", "api,chef",
-        "ENGINE_DEVICE", "tpu", "S3_ENDPOINT", "ftp://x", "MAX_FAILED_RATIO", "2", "WORKER_CHUNK_SIZE", "0")))
+        "WORKER_DEVICES", "tpu", "S3_ENDPOINT", "ftp://x", "MAX_FAILED_RATIO", "2", "WORKER_CHUNK_SIZE", "0")))
         .isInstanceOf(ConfigException.class)
         .satisfies(e -> {
           var problems = ((ConfigException) e).problems();
           assertThat(problems).hasSize(6);
-          assertThat(e.getMessage()).contains("HTTP_PORT").contains("chef").contains("ENGINE_DEVICE")
+          assertThat(e.getMessage()).contains("HTTP_PORT").contains("chef").contains("WORKER_DEVICES")
               .contains("S3_ENDPOINT").contains("MAX_FAILED_RATIO").contains("WORKER_CHUNK_SIZE");
         });
   }
