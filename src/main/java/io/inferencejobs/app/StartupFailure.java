@@ -33,7 +33,8 @@ final class StartupFailure extends RuntimeException {
       return new StartupFailure(where + ": TLS failed (PG_SSL_MODE=" + pg.sslMode() + ", PG_SSL_ROOT_CERT): "
           + t.getMessage(), err);
     }
-    return new StartupFailure(where + ": " + (err.getMessage() == null ? t : err.getMessage()), err);
+    String tls = pg.sslMode().equals("disable") ? "" : " (PG_SSL_MODE=" + pg.sslMode() + ")";
+    return new StartupFailure(where + tls + ": " + (err.getMessage() == null ? t : err.getMessage()), err);
   }
 
   static StartupFailure s3(AppConfig.S3Config s3, String endpoint, Throwable err) {

@@ -59,6 +59,7 @@ public final class Migrations {
             // created only when missing: a user without CREATE (the schema already migrated) must get past here
             .compose(v -> conn.query("SELECT to_regclass('schema_version') IS NOT NULL AS present").execute())
             .compose(rows -> rows.iterator().next().getBoolean("present") ? Future.<Void>succeededFuture()
+                : !server.canCreate() ? Future.failedFuture(refused(server, FILES))
                 : conn.query("CREATE TABLE schema_version (version INT PRIMARY KEY, name TEXT NOT NULL, "
                     + "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").execute().<Void>mapEmpty())
             .compose(v -> conn.query("SELECT coalesce(max(version), 0) AS v FROM schema_version").execute())
@@ -67,15 +68,19 @@ public final class Migrations {
         .eventually(conn::close));
   }
 
+  private static Refused refused(Server server, List<String> pending) {
+    return new Refused("PostgreSQL user '" + server.user() + "' (PG_USER) may not create tables in schema public, "
+        + "which the pending migrations " + pending + " need: GRANT CREATE ON SCHEMA public TO " + server.user()
+        + ", or apply them once as a user who may");
+  }
+
   private static Future<Integer> applyFrom(SqlConnection conn, Server server, int current) {
     List<String> pending = new ArrayList<>();
     for (int i = current; i < FILES.size(); i++) {
       pending.add(FILES.get(i));
     }
     if (!pending.isEmpty() && !server.canCreate()) {
-      return Future.failedFuture(new Refused("PostgreSQL user '" + server.user() + "' (PG_USER) may not create "
-          + "tables in schema public, which the pending migrations " + pending + " need: GRANT CREATE ON SCHEMA "
-          + "public TO " + server.user() + ", or apply them once as a user who may"));
+      return Future.failedFuture(refused(server, pending));
     }
     Future<Integer> chain = Future.succeededFuture(current);
     for (String file : pending) {

@@ -168,4 +168,35 @@ class OperationsIT {
     assertThat(startFailure(run.getValue())).contains("S3 endpoint http://127.0.0.1:1 (S3_ENDPOINT) could not be "
         + "reached");
   }
+
+  @Test
+  void aPostgresUserThatMayNotCreateTablesIsToldWhatToGrant() throws Exception {
+    Node shared = TestService.shared();
+    Map<String, String> env = NodeProcess.isolatedStore("noprivileges");
+    String db = env.get("PG_DATABASE");
+    String role = "weak_" + db;
+    // PostgreSQL 14 lets everyone create in schema public: take that away in this database, for this role
+    Api.await(shared.pool().query("CREATE ROLE " + role + " LOGIN PASSWORD 'weak'").execute());
+    io.vertx.sqlclient.Pool asOwner = io.vertx.pgclient.PgBuilder.pool().connectingTo(
+            new io.vertx.pgclient.PgConnectOptions().setHost("127.0.0.1").setPort(shared.postgresPort())
+                .setDatabase(db).setUser("postgres").setPassword("postgres"))
+        .using(shared.vertx()).build();
+    try {
+      Api.await(asOwner.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC").execute());
+    } finally {
+      Api.await(asOwner.close());
+    }
+    env.put("PG_USER", role);
+    env.put("PG_PASSWORD", "weak");
+    Map.Entry<Integer, String> run = NodeProcess.runToExit(env);
+    assertThat(run.getKey()).isNotZero();
+    assertThat(startFailure(run.getValue())).contains("PostgreSQL user '" + role + "' (PG_USER) may not create "
+        + "tables in schema public").contains("GRANT CREATE ON SCHEMA public TO " + role);
+    // and TLS asked of a server that offers none says which setting asked for it
+    Map<String, String> tls = NodeProcess.isolatedStore("tlsrequired");
+    tls.put("PG_SSL_MODE", "require");
+    run = NodeProcess.runToExit(tls);
+    assertThat(run.getKey()).isNotZero();
+    assertThat(startFailure(run.getValue())).contains("(PG_HOST, PG_PORT)").contains("PG_SSL_MODE=require");
+  }
 }
