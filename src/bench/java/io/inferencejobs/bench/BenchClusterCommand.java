@@ -191,7 +191,7 @@ public final class BenchClusterCommand {
       long trainingJob = db.query("SELECT id FROM training_jobs ORDER BY id LIMIT 1", Tuple.tuple()).iterator().next()
           .getLong("id");
       var job = Http.await(repo.create(new NewJob(trainingJob, "pretrained", "s3://inference-jobs/none.onnx", "batch",
-          "detection", new JsonObject(), null, null, null, null), refs, 1, 0));
+          "detection", new JsonObject(), null, null, null, null, null, null), refs, 1, 0));
       Http.await(repo.transition(job.id(), io.inferencejobs.jobs.JobStatus.RUNNING, null));
       // a paused copy: the cluster's workers must not take these chunks
       List<Double> ms = new ArrayList<>();

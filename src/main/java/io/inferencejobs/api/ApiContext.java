@@ -11,5 +11,5 @@ import io.inferencejobs.support.BoundedExecutor;
 /** What the HTTP layer needs, built once by the node: repositories and storage, never the pool itself. */
 public record ApiContext(AppConfig config, S3Storage storage, JobRepository jobs, TrainingJobRepository trainingJobs,
                          UploadRepository uploads, WorkerRepository workers, BoundedExecutor io,
-                         io.inferencejobs.metrics.Metrics metrics) {
+                         io.inferencejobs.metrics.Metrics metrics, io.inferencejobs.jobs.DeliveryRepository deliveries) {
 }

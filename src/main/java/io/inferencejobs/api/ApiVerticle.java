@@ -51,6 +51,7 @@ public final class ApiVerticle extends VerticleBase {
   private final ConnectionGuard connections;
   private EventStreams streams;
   private UploadSweeper sweeper;
+  private RetentionSweeper retention;
   private RateLimiter rates;
   private HttpServer server;
 
@@ -85,6 +86,10 @@ public final class ApiVerticle extends VerticleBase {
     h.put("getInferenceJobResults", jobs::results);
     h.put("cancelInferenceJob", jobs::cancel);
     h.put("getInferenceJobImage", jobs::image);
+    h.put("retryInferenceJob", jobs::retry);
+    h.put("deleteInferenceJob", jobs::delete);
+    h.put("exportInferenceJob", jobs::export);
+    h.put("listWebhookDeliveries", jobs::deliveries);
     h.put("streamInferenceJobEvents", streams::jobStream);
     h.put("streamAllJobEvents", streams::allJobsStream);
     h.put("createStreamToken", this::streamToken);
@@ -104,6 +109,8 @@ public final class ApiVerticle extends VerticleBase {
     api.metrics().gauge("http_connections", "Open HTTP connections on this node", connections::open);
     var http = api.config().http();
     sweeper = new UploadSweeper(vertx, api);
+    retention = new RetentionSweeper(vertx, api);
+    retention.start();
     return sweeper.start()
         .compose(v -> streams.start())
         .compose(v -> OpenAPIContract.from(vertx, CONTRACT))
@@ -205,7 +212,13 @@ public final class ApiVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     sweeper.stop();
+    retention.stop();
     return streams.stop();
+  }
+
+  /** Retention of ended jobs and unused uploads (its timer runs when retention_days is above 0). */
+  public RetentionSweeper retention() {
+    return retention;
   }
 
   /** The API page (it renders the contract in the browser, from the same origin). */

@@ -219,8 +219,24 @@ public final class ErrorHandler implements Handler<RoutingContext> {
         out.add(d);
       }
     }
+    // an unknown property: the validator only says it "does not match additional properties schema", on that
+    // property and again on every object around it; the deepest one is the misspelt field
+    for (ApiError.Detail d : details) {
+      if (UNKNOWN.matcher(d.reason()).find()
+          && details.stream().noneMatch(o -> isInside(o.field(), d.field()))
+          && out.stream().noneMatch(o -> o.field().equals(d.field()))) {
+        out.add(new ApiError.Detail(d.field(), "is not a field of this object: unknown fields are refused"));
+      }
+    }
     return out.isEmpty() ? details.subList(0, Math.min(1, details.size())) : out;
   }
+
+  private static boolean isInside(String field, String parent) {
+    return field.length() > parent.length() && field.startsWith(parent)
+        && (field.charAt(parent.length()) == '.' || field.charAt(parent.length()) == '[');
+  }
+
+  private static final Pattern UNKNOWN = Pattern.compile("^Property \".*\" does not match additional properties");
 
   private static final Pattern WRAPPER = Pattern.compile(
       "^(Property \".*\" does not match (schema|additional properties schema|unevaluated properties schema)"

@@ -75,6 +75,10 @@ public final class EventStreams {
   }
 
   private void dispatch(JobEvent event) {
+    if (JobEvent.DELETED.equals(event.type())) {
+      deleted(event);
+      return;
+    }
     Set<JobConnection> conns = byJob.get(event.jobId());
     if (conns != null) {
       for (JobConnection c : List.copyOf(conns)) {
@@ -84,6 +88,26 @@ public final class EventStreams {
     if (!JobEvent.PROGRESS.equals(event.type()) && !JobEvent.IMAGE.equals(event.type())) {
       for (AllConnection c : List.copyOf(allJobs)) {
         c.offer(event);
+      }
+    }
+  }
+
+  /**
+   * A deleted job's streams get a {@code deleted} event (without an id: it is stored nowhere) and end; the all-jobs
+   * streams that may see it are told, so that lists drop it.
+   */
+  private void deleted(JobEvent event) {
+    String frame = "event: deleted\ndata: " + new JsonObject().put("job_id", event.jobId()).encode() + "\n\n";
+    Set<JobConnection> conns = byJob.get(event.jobId());
+    if (conns != null) {
+      for (JobConnection c : List.copyOf(conns)) {
+        c.write(frame);
+        c.end();
+      }
+    }
+    for (AllConnection c : List.copyOf(allJobs)) {
+      if ((c.trainingJobId == null || c.trainingJobId == event.trainingJobId()) && c.visible.sees(event.tenant())) {
+        c.write(frame);
       }
     }
   }

@@ -2,18 +2,25 @@ package io.inferencejobs.api;
 
 
 import io.inferencejobs.bus.Addresses;
+import io.inferencejobs.bus.JobEvent;
+import io.inferencejobs.exports.ExportFormat;
+import io.inferencejobs.exports.ExportStreamer;
 import io.inferencejobs.jobs.JobService;
 import io.inferencejobs.jobs.Requester;
 import io.inferencejobs.storage.S3Storage;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.BoundedExecutor;
 import io.inferencejobs.support.Digests;
+import io.inferencejobs.webhooks.UrlGuard;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,18 +28,30 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Inference jobs over HTTP: create, list, get, results, cancel, input image. The rules live in {@link JobService};
+ * Inference jobs over HTTP: create, list, get, results, cancel, retry, delete, exports, deliveries, input image. The rules live in {@link JobService};
  * here requests are read and answers rendered.
  */
 final class JobHandlers {
+  private static final Logger LOG = LoggerFactory.getLogger(JobHandlers.class);
   private final Vertx vertx;
   private final ApiContext api;
   private final JobService service;
+  private int exportsRunning;
 
   JobHandlers(Vertx vertx, ApiContext api) {
     this.vertx = vertx;
     this.api = api;
-    this.service = new JobService(api.config(), api.storage(), api.jobs(), api.trainingJobs(), api.uploads());
+    UrlGuard guard = new UrlGuard(api.config().results().webhookAllowedHosts());
+    // resolving the webhook's host blocks: on the S3 pool, like other blocking calls of a request
+    JobService.UrlCheck check = url -> api.io().submit(() -> {
+      try {
+        guard.check(url);
+        return null;
+      } catch (UrlGuard.Refused refused) {
+        return refused.getMessage();
+      }
+    });
+    this.service = new JobService(api.config(), api.storage(), api.jobs(), api.trainingJobs(), api.uploads(), check);
   }
 
   /** Who is asking, as the application layer sees it. */
@@ -47,7 +66,8 @@ final class JobHandlers {
     Params.rejectNul(body, "");
     JobService.CreateJob request = new JobService.CreateJob(body.getLong("training_job_id"),
         body.getString("checkpoint_path"), body.getString("inference_type"), body.getJsonObject("input_data"),
-        Params.header(ctx, "Idempotency-Key"), Digests.sha256Hex(canonical(body)));
+        body.getJsonObject("webhook"), body.getJsonObject("output"), Params.header(ctx, "Idempotency-Key"),
+        Digests.sha256Hex(canonical(body)));
     service.create(requester(ctx), request).onSuccess(job -> {
       vertx.eventBus().publish(Addresses.JOBS_WORK, job.id());
       ctx.response().setStatusCode(201).putHeader("Location", JobViews.self(job.id()));
@@ -96,6 +116,94 @@ final class JobHandlers {
         .onSuccess(job -> {
           ctx.response().setStatusCode(202);
           Http.json(ctx, JobViews.job(job));
+        })
+        .onFailure(ctx::fail);
+  }
+
+  /** Runs a job that ended again on its failed images; 202 with the job, pending again. */
+  void retry(RoutingContext ctx) {
+    long id = Params.pathLong(ctx, "inference_job_id");
+    service.retry(requester(ctx), id)
+        .onSuccess(job -> {
+          vertx.eventBus().publish(Addresses.JOBS_WORK, job.id());
+          ctx.response().setStatusCode(202);
+          Http.json(ctx, JobViews.job(job));
+        })
+        .onFailure(ctx::fail);
+  }
+
+  /** Deletes a job that is not running, and everything of it; 204. Its open streams get a deleted event and end. */
+  void delete(RoutingContext ctx) {
+    long id = Params.pathLong(ctx, "inference_job_id");
+    Requester who = requester(ctx);
+    service.get(who, id)
+        .compose(job -> service.delete(who, id)
+            .recover(err -> {
+              if (err instanceof JobService.ObjectsLeft left) {
+                // the job is gone; what S3 kept is logged, and the answer is the same
+                LOG.warn(left.getMessage());
+                return Future.succeededFuture();
+              }
+              return Future.failedFuture(err);
+            })
+            .map(deleted -> job))
+        .onSuccess(job -> {
+          vertx.eventBus().publish(Addresses.JOBS_EVENTS, new JobEvent(0, id, job.trainingJobId(), 0,
+              JobEvent.DELETED, new JsonObject(), job.tenant()).toJson());
+          ctx.response().setStatusCode(204).end();
+        })
+        .onFailure(ctx::fail);
+  }
+
+  /** The job's webhook deliveries and export files, oldest first. */
+  void deliveries(RoutingContext ctx) {
+    long id = Params.pathLong(ctx, "inference_job_id");
+    service.get(requester(ctx), id).compose(job -> api.deliveries().ofJob(id, 1000))
+        .onSuccess(list -> Http.json(ctx, new JsonObject().put("inference_job_id", id)
+            .put("deliveries", new JsonArray(list))))
+        .onFailure(ctx::fail);
+  }
+
+  /**
+   * A job's results as a file (COCO, YOLO, CSV, JSONL, errors, Label Studio), streamed from PostgreSQL a page at a
+   * time with backpressure, whatever the job's size; at most {@code max_concurrent_exports} at once on this node. A
+   * job that has not ended exports what is done so far (X-Job-Status says so). A failure once the file has started
+   * resets the connection, so a client never takes a cut file for a whole one.
+   */
+  void export(RoutingContext ctx) {
+    long id = Params.pathLong(ctx, "inference_job_id");
+    String requested = Params.queryString(ctx, "format");
+    ExportFormat format = ExportFormat.parse(requested).orElseThrow(() -> ApiError.badRequest("format",
+        "must be one of " + String.join(", ", ExportFormat.ids()) + "; got '" + requested + "'"));
+    if (exportsRunning >= api.config().results().maxConcurrentExports()) {
+      ctx.fail(new BoundedExecutor.Overloaded("exports"));
+      return;
+    }
+    exportsRunning++;
+    HttpServerResponse response = ctx.response();
+    service.get(requester(ctx), id)
+        .compose(job -> api.jobs().classNames(id).map(names -> {
+          response.setChunked(true)
+              .putHeader("Content-Type", format.contentType())
+              .putHeader("Content-Disposition", "attachment; filename=\"" + format.fileName(id) + "\"")
+              .putHeader("X-Job-Status", job.status().db())
+              .putHeader("Cache-Control", "no-store");
+          return names.orElse(null);
+        }))
+        .compose(names -> ExportStreamer.run(format.writer(id, names),
+            (after, limit) -> api.jobs().exportPage(id, after, limit), response)
+            .recover(err -> {
+              LOG.warn("export of job {} as {} stopped: {}", id, format.id(), err.toString());
+              if (!response.closed()) {
+                response.reset();
+              }
+              return Future.succeededFuture(null);
+            }))
+        .onComplete(ar -> exportsRunning--)
+        .onSuccess(written -> {
+          if (written != null && !response.ended() && !response.closed()) {
+            response.end();
+          }
         })
         .onFailure(ctx::fail);
   }

@@ -8,6 +8,7 @@ import io.inferencejobs.config.AppConfig;
 import io.inferencejobs.config.AppConfig.Role;
 import io.inferencejobs.inference.DeviceProbe;
 import io.inferencejobs.jobs.ChunkRepository;
+import io.inferencejobs.jobs.DeliveryRepository;
 import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.TrainingJobRepository;
 import io.inferencejobs.jobs.UploadRepository;
@@ -21,6 +22,7 @@ import io.inferencejobs.storage.EmbeddedS3Server;
 import io.inferencejobs.storage.S3Storage;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.BoundedExecutor;
+import io.inferencejobs.webhooks.DeliveryVerticle;
 import io.inferencejobs.worker.WorkerContext;
 import io.inferencejobs.worker.WorkerVerticle;
 import io.vertx.core.Future;
@@ -133,7 +135,8 @@ public final class Node implements AutoCloseable {
           .compose(v -> storage.ensureBucket(config.s3().bucket()))
           .recover(err -> Future.failedFuture(err instanceof S3Storage.NoCredentials ? err
               : StartupFailure.s3(config.s3(), s3Endpoint.result(), err)));
-      return Future.all(migrated, bucket);
+      // both finish before a failure is reported: closing Vert.x under a check still running would spill its stack
+      return Future.join(migrated, bucket);
     }).compose(v -> registerPretrained())
         .compose(v -> config.clustered() ? Future.succeededFuture(0) : new ChunkRepository(pool).releaseLeases(null))
         .compose(released -> {
@@ -194,13 +197,20 @@ public final class Node implements AutoCloseable {
       }
     }
     if (config.hasRole(Role.API)) {
+      DeliveryRepository deliveries = new DeliveryRepository(pool);
       api = new ApiVerticle(new ApiContext(config, storage, jobs, new TrainingJobRepository(pool),
-          new UploadRepository(pool), new WorkerRepository(pool), io, metrics));
+          new UploadRepository(pool), new WorkerRepository(pool), io, metrics, deliveries));
       startJobGauges();
       chain = chain.compose(v -> vertx.deployVerticle(api).map(id -> {
         deployments.add(id);
         return null;
       }));
+      // webhooks and export files leave from API nodes: they hold the S3 pool and reach the outside
+      chain = chain.compose(v -> vertx.deployVerticle(new DeliveryVerticle(config, deliveries, jobs, storage, io))
+          .map(id -> {
+            deployments.add(id);
+            return null;
+          }));
     }
     management = new ManagementVerticle(config.management(), new WorkerRepository(pool),
         storage, metrics, this::localWorkers);
@@ -302,6 +312,11 @@ public final class Node implements AutoCloseable {
 
   public S3Storage storage() {
     return storage;
+  }
+
+  /** This node's retention sweeper, on API nodes (null otherwise). */
+  public io.inferencejobs.api.RetentionSweeper retention() {
+    return api == null ? null : api.retention();
   }
 
   public AppConfig config() {

@@ -13,6 +13,8 @@ public record JobEvent(long id, long jobId, long trainingJobId, int seq, String 
   public static final String STATUS = "status";
   public static final String PROGRESS = "progress";
   public static final String IMAGE = "image";
+  /** Not stored: published once when a job is deleted, so that its open streams end. */
+  public static final String DELETED = "deleted";
 
   public static boolean terminal(String type) {
     return "completed".equals(type) || "failed".equals(type) || "cancelled".equals(type);

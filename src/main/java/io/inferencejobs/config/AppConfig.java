@@ -20,7 +20,8 @@ public record AppConfig(
     PretrainedConfig pretrained,
     AuthConfig auth,
     MetricsConfig metrics,
-    ManagementConfig management) {
+    ManagementConfig management,
+    ResultsConfig results) {
 
   public enum Role { API, WORKER }
 
@@ -41,6 +42,18 @@ public record AppConfig(
   }
 
   /** The management port every node opens: health and metrics, without a key (bind it where only operators reach). */
+  /**
+   * What happens to results after a job: webhook deliveries ({@code webhookAllowedHosts} may be private addresses;
+   * retried with exponential backoff from {@code webhookRetryBaseMs}, capped at {@code webhookRetryMaxMs}, at most
+   * {@code webhookMaxAttempts} tries), exports ({@code maxConcurrentExports} at once per node) and retention (ended jobs
+   * and unused upload sessions older than {@code retentionDays} days are deleted; 0 keeps everything).
+   */
+  public record ResultsConfig(java.util.List<String> webhookAllowedHosts, int webhookTimeoutSeconds,
+                              int webhookMaxAttempts, long webhookRetryBaseMs, long webhookRetryMaxMs,
+                              int webhookConcurrency, long deliveryPollMs, int maxConcurrentExports, int retentionDays,
+                              int retentionSweepSeconds) {
+  }
+
   public record ManagementConfig(String host, int port) {
   }
 

@@ -114,6 +114,16 @@ public final class ConfigLoader {
     m.put("AUTH_KEYS_FILE", "auth.keys_file");
     m.put("AUTH_TOKEN_SECRET", "auth.token_secret");
     m.put("STREAM_TOKEN_SECONDS", "auth.stream_token_seconds");
+    m.put("WEBHOOK_ALLOWED_HOSTS", "results.webhook_allowed_hosts");
+    m.put("WEBHOOK_TIMEOUT_SECONDS", "results.webhook_timeout_seconds");
+    m.put("WEBHOOK_MAX_ATTEMPTS", "results.webhook_max_attempts");
+    m.put("WEBHOOK_RETRY_BASE_MS", "results.webhook_retry_base_ms");
+    m.put("WEBHOOK_RETRY_MAX_MS", "results.webhook_retry_max_ms");
+    m.put("WEBHOOK_CONCURRENCY", "results.webhook_concurrency");
+    m.put("DELIVERY_POLL_MS", "results.delivery_poll_ms");
+    m.put("MAX_CONCURRENT_EXPORTS", "results.max_concurrent_exports");
+    m.put("RETENTION_DAYS", "results.retention_days");
+    m.put("RETENTION_SWEEP_SECONDS", "results.retention_sweep_seconds");
     m.put("METRICS_ENABLED", "metrics.enabled");
     m.put("METRICS_PUBLIC", "metrics.public");
     return Map.copyOf(m);
@@ -295,11 +305,18 @@ public final class ConfigLoader {
     }
     MetricsConfig metrics = new MetricsConfig(r.bool("metrics.enabled"),
         metricsPublic.equals("auto") ? http.loopback() || !auth.enabled() : metricsPublic.equals("true"));
+    AppConfig.ResultsConfig results = new AppConfig.ResultsConfig(r.list("results.webhook_allowed_hosts"),
+        r.integer("results.webhook_timeout_seconds", 1, 300), r.integer("results.webhook_max_attempts", 1, 100),
+        r.longValue("results.webhook_retry_base_ms", 1, 86_400_000L),
+        r.longValue("results.webhook_retry_max_ms", 1, 7L * 86_400_000L),
+        r.integer("results.webhook_concurrency", 1, 1000), r.longValue("results.delivery_poll_ms", 10, 600_000),
+        r.integer("results.max_concurrent_exports", 1, 1000), r.integer("results.retention_days", 0, 36_500),
+        r.integer("results.retention_sweep_seconds", 1, 86_400));
     if (!r.problems.isEmpty()) {
       throw new ConfigException(r.problems);
     }
     return new AppConfig(Set.copyOf(roles), clustered, cluster, http, Path.of(dataDir).toAbsolutePath(), pg, s3, engine, worker,
-        limits, pretrained, auth, metrics, management);
+        limits, pretrained, auth, metrics, management, results);
   }
 
   private static Set<String> allowedBuckets(Reader r) {

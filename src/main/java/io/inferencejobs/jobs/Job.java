@@ -6,7 +6,11 @@ import io.vertx.sqlclient.Row;
 
 import java.time.OffsetDateTime;
 
-/** One inference job as stored. {@code tenant}: the tenant that owns it, null when made without authentication. */
+/**
+ * One inference job as stored. {@code tenant}: the tenant that owns it, null when made without authentication.
+ * {@code attempt} counts its runs (a retry of its failed images is another). {@code webhook} holds its secret, which
+ * {@link #toJson()} never shows.
+ */
 public record Job(
     long id,
     long trainingJobId,
@@ -26,7 +30,10 @@ public record Job(
     OffsetDateTime completedAt,
     JsonArray workers,
     int eventSeq,
-    String tenant) {
+    String tenant,
+    int attempt,
+    JsonObject webhook,
+    JsonObject output) {
 
   static Job from(Row row) {
     Object workers = row.getValue("workers");
@@ -49,7 +56,10 @@ public record Job(
         row.getOffsetDateTime("completed_at"),
         workers instanceof JsonArray a ? a : new JsonArray(),
         row.getInteger("event_seq"),
-        row.getString("tenant"));
+        row.getString("tenant"),
+        row.getInteger("attempt"),
+        (JsonObject) row.getJson("webhook"),
+        (JsonObject) row.getJson("output"));
   }
 
   public Double avgInferenceTimeMs() {
@@ -81,7 +91,11 @@ public record Job(
         .put("created_at", ts(createdAt))
         .put("started_at", ts(startedAt))
         .put("completed_at", ts(completedAt))
-        .put("workers", workers);
+        .put("workers", workers)
+        .put("attempt", attempt)
+        .put("webhook", webhook == null ? null : new JsonObject().put("url", webhook.getString("url"))
+            .put("events", webhook.getJsonArray("events")))
+        .put("output", output);
   }
 
   static String ts(OffsetDateTime t) {

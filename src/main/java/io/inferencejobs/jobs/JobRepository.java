@@ -1,7 +1,9 @@
 package io.inferencejobs.jobs;
 
 import io.inferencejobs.bus.JobEvent;
+import io.inferencejobs.exports.ExportedImage;
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
@@ -115,8 +117,8 @@ public final class JobRepository {
             WITH j AS (
               INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
                                           status, input_data, total_images, idempotency_key, request_hash, owner,
-                                          tenant)
-              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::int, $8, $9, $10, $14) RETURNING *),
+                                          tenant, webhook, output)
+              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::int, $8, $9, $10, $14, $15, $16) RETURNING *),
             i AS (
               INSERT INTO job_images (job_id, image_index, s3_uri, image_name)
               SELECT j.id, (t.i - 1)::int, t.u, t.n FROM j, unnest($11::text[], $12::text[]) WITH ORDINALITY AS t(u, n, i)),
@@ -127,7 +129,7 @@ public final class JobRepository {
             SELECT j.*, '[]'::jsonb AS workers FROM j""")
         .execute(Tuple.from(new Object[] {job.trainingJobId(), job.checkpointPath(), job.modelUri(),
             job.inferenceType(), job.taskType(), job.inputData(), total, job.idempotencyKey(),
-            job.requestHash(), job.owner(), uris, names, chunkSize, job.tenant()}))
+            job.requestHash(), job.owner(), uris, names, chunkSize, job.tenant(), job.webhook(), job.output()}))
         .map(rows -> Job.from(rows.iterator().next()));
   }
 
@@ -165,7 +167,8 @@ public final class JobRepository {
   public Future<Page<JsonObject>> results(long jobId, int afterIndex, int skip, int limit) {
     return pool.preparedQuery("""
             SELECT i.image_index, i.image_name, i.s3_uri, r.width, r.height, r.predictions, r.num_detections,
-                   r.decode_time_ms, r.preprocessing_time_ms, r.inference_time_ms, r.postprocessing_time_ms, r.error
+                   r.decode_time_ms, r.preprocessing_time_ms, r.inference_time_ms, r.postprocessing_time_ms, r.error,
+                   r.error_code
             FROM job_images i JOIN image_results r ON r.job_id = i.job_id AND r.image_index = i.image_index
             WHERE i.job_id = $1 AND i.image_index > $2
             ORDER BY i.image_index OFFSET $3 LIMIT $4""")
@@ -185,10 +188,45 @@ public final class JobRepository {
                 .put("preprocessing_time_ms", r.getDouble("preprocessing_time_ms"))
                 .put("inference_time_ms", r.getDouble("inference_time_ms"))
                 .put("postprocessing_time_ms", r.getDouble("postprocessing_time_ms"))
-                .put("error", r.getString("error")));
+                .put("error", r.getString("error"))
+                .put("error_code", r.getString("error_code")));
           }
           return Page.of(items, limit, r -> r.getInteger("image_index"));
         });
+  }
+
+  /**
+   * Up to {@code limit} processed images of a job after {@code afterIndex}, in index order, as exports read them
+   * (keyset pages: each export holds one page at a time, however large the job).
+   */
+  public Future<List<ExportedImage>> exportPage(long jobId, int afterIndex, int limit) {
+    return pool.preparedQuery("""
+            SELECT i.image_index, i.image_name, i.s3_uri, r.width, r.height, r.predictions, r.error, r.error_code
+            FROM job_images i JOIN image_results r ON r.job_id = i.job_id AND r.image_index = i.image_index
+            WHERE i.job_id = $1 AND i.image_index > $2
+            ORDER BY i.image_index LIMIT $3""")
+        .execute(Tuple.of(jobId, afterIndex, limit))
+        .map(rows -> {
+          List<ExportedImage> out = new ArrayList<>(rows.size());
+          for (Row r : rows) {
+            out.add(new ExportedImage(r.getInteger("image_index"), r.getString("image_name"), r.getString("s3_uri"),
+                r.getInteger("width"), r.getInteger("height"), (JsonArray) r.getJson("predictions"),
+                r.getString("error"), r.getString("error_code")));
+          }
+          return out;
+        });
+  }
+
+  /** The class names of the model the job ran, when a worker has recorded them. */
+  public Future<Optional<List<String>>> classNames(long jobId) {
+    return pool.preparedQuery("SELECT class_names FROM inference_jobs WHERE id = $1").execute(Tuple.of(jobId))
+        .map(rows -> first(rows).map(r -> r.getJson("class_names")).filter(JsonArray.class::isInstance)
+            .map(a -> ((JsonArray) a).stream().map(String::valueOf).toList()));
+  }
+
+  /** The one result of an image of a job, for drawing it. */
+  public Future<Optional<ExportedImage>> exportedImage(long jobId, int index) {
+    return exportPage(jobId, index - 1, 1).map(list -> list.stream().filter(i -> i.index() == index).findFirst());
   }
 
   /** The stored image of a job, for previews. */
@@ -230,6 +268,133 @@ public final class JobRepository {
         });
   }
 
+  /** Why a job cannot be retried or deleted now: its status, or that it has nothing to retry. */
+  public static final class Refused extends RuntimeException {
+    private final JobStatus status;
+
+    public Refused(JobStatus status, String message) {
+      super(message, null, false, false);
+      this.status = status;
+    }
+
+    public JobStatus status() {
+      return status;
+    }
+  }
+
+  /**
+   * Runs a job that ended (completed or failed) again on the images that have no successful result: the failed
+   * ones lose their result, the chunks that hold any such image reopen, the counters go back by as much, and the job
+   * is pending again with its attempt counted. Results of images that succeeded stay as they are. Fails with
+   * {@link Refused} when the job is pending, running or cancelled, or when every image succeeded.
+   */
+  public Future<Optional<Job>> retryFailed(long jobId) {
+    return inTx(conn -> conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
+        .execute(Tuple.of(jobId))
+        .compose(rows -> {
+          Optional<Row> row = first(rows);
+          if (row.isEmpty()) {
+            return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
+          }
+          JobStatus status = JobStatus.of(row.get().getString("status"));
+          if (status != JobStatus.COMPLETED && status != JobStatus.FAILED) {
+            return Future.failedFuture(new Refused(status, "job " + jobId + " is " + status.db()
+                + (status == JobStatus.CANCELLED ? "; a cancelled job is not retried, create a new job"
+                : "; only a job that ended (completed or failed) can be retried")));
+          }
+          return conn.preparedQuery("""
+                  WITH del AS (DELETE FROM image_results WHERE job_id = $1 AND error IS NOT NULL RETURNING image_index),
+                  reopened AS (
+                    UPDATE job_chunks c SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                           attempts = 0, not_before = NULL, last_error = NULL
+                    WHERE c.job_id = $1 AND (
+                      EXISTS (SELECT 1 FROM del d WHERE d.image_index >= c.first_index AND d.image_index < c.end_index)
+                      OR EXISTS (SELECT 1 FROM job_images i WHERE i.job_id = c.job_id
+                                   AND i.image_index >= c.first_index AND i.image_index < c.end_index
+                                   AND NOT EXISTS (SELECT 1 FROM image_results r
+                                                   WHERE r.job_id = i.job_id AND r.image_index = i.image_index)))
+                    RETURNING 1)
+                  SELECT (SELECT count(*) FROM del) AS failed, (SELECT count(*) FROM reopened) AS chunks""")
+              .execute(Tuple.of(jobId))
+              .compose(counts -> {
+                Row c = counts.iterator().next();
+                long failed = c.getLong("failed");
+                if (c.getLong("chunks") == 0) {
+                  return Future.failedFuture(new Refused(status, "job " + jobId + " has no failed images to retry"));
+                }
+                return conn.preparedQuery("""
+                        UPDATE inference_jobs SET status = 'pending', attempt = attempt + 1,
+                          processed_images = processed_images - $2, failed_images = failed_images - $2,
+                          completed_at = NULL, error_message = NULL
+                        WHERE id = $1""")
+                    .execute(Tuple.of(jobId, (int) failed))
+                    .compose(x -> fetch(conn, jobId))
+                    .compose(job -> appendEvents(conn, job, List.of(new NewEvent(JobEvent.STATUS, job.toJson())))
+                        .map(ev -> new Outcome<>(Optional.of(job), ev)));
+              });
+        }));
+  }
+
+  /** What deleting a job removed from the database, and the uploaded objects to remove from S3 now. */
+  public record Deleted(long jobId, List<String> uploadedObjects) {
+  }
+
+  /**
+   * Deletes a job that is not pending or running, with its images, chunks, results, events and deliveries, and the
+   * records of its uploaded images that no other job uses (returned, so that their objects go too). Empty when the
+   * job does not exist; {@link Refused} while it may still run.
+   */
+  public Future<Optional<Deleted>> delete(long jobId) {
+    return pool.withTransaction(conn -> conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
+        .execute(Tuple.of(jobId))
+        .compose(rows -> {
+          Optional<Row> row = first(rows);
+          if (row.isEmpty()) {
+            return Future.succeededFuture(Optional.<Deleted>empty());
+          }
+          JobStatus status = JobStatus.of(row.get().getString("status"));
+          if (!status.terminal()) {
+            return Future.failedFuture(new Refused(status, "job " + jobId + " is " + status.db()
+                + "; cancel it first, then delete it"));
+          }
+          return conn.preparedQuery("""
+                  WITH mine AS (SELECT DISTINCT s3_uri FROM job_images WHERE job_id = $1),
+                  unused AS (SELECT m.s3_uri FROM mine m
+                             WHERE NOT EXISTS (SELECT 1 FROM job_images o WHERE o.s3_uri = m.s3_uri AND o.job_id <> $1)),
+                  gone AS (DELETE FROM uploaded_files f USING unused u WHERE f.s3_uri = u.s3_uri
+                           RETURNING f.s3_uri, f.session_id)
+                  SELECT s3_uri, session_id FROM gone""")
+              .execute(Tuple.of(jobId))
+              .compose(gone -> {
+                List<String> uris = new ArrayList<>();
+                java.util.Set<java.util.UUID> sessions = new java.util.HashSet<>();
+                gone.forEach(r -> {
+                  uris.add(r.getString("s3_uri"));
+                  sessions.add(r.getUUID("session_id"));
+                });
+                return conn.preparedQuery("""
+                        DELETE FROM upload_sessions s WHERE s.id = ANY($1)
+                          AND NOT EXISTS (SELECT 1 FROM uploaded_files f WHERE f.session_id = s.id)""")
+                    .execute(Tuple.of(sessions.toArray(new java.util.UUID[0])))
+                    .compose(x -> conn.preparedQuery("DELETE FROM inference_jobs WHERE id = $1").execute(Tuple.of(jobId)))
+                    .map(x -> Optional.of(new Deleted(jobId, uris)));
+              });
+        }));
+  }
+
+  /** Up to {@code limit} jobs that ended more than {@code days} days ago, oldest first (for retention). */
+  public Future<List<Long>> endedBefore(int days, int limit) {
+    return pool.preparedQuery("""
+            SELECT id FROM inference_jobs WHERE status IN ('completed', 'failed', 'cancelled')
+              AND completed_at < now() - make_interval(days => $1) ORDER BY completed_at LIMIT $2""")
+        .execute(Tuple.of(days, limit))
+        .map(rows -> {
+          List<Long> ids = new ArrayList<>();
+          rows.forEach(r -> ids.add(r.getLong("id")));
+          return ids;
+        });
+  }
+
   // ---------------------------------------------------------------- worker side
 
   /** What a worker learns when it writes: whether to go on, and the job's counters after the write. */
@@ -255,6 +420,7 @@ public final class JobRepository {
     Double[] inf = results.stream().map(ResultRow::inferenceMs).toArray(Double[]::new);
     Double[] post = results.stream().map(ResultRow::postprocessMs).toArray(Double[]::new);
     String[] err = results.stream().map(ResultRow::error).toArray(String[]::new);
+    String[] code = results.stream().map(ResultRow::errorCode).toArray(String[]::new);
     return inTx(conn -> conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
         .execute(Tuple.of(jobId))
         .compose(rows -> {
@@ -264,13 +430,15 @@ public final class JobRepository {
           }
           return conn.preparedQuery("""
                   INSERT INTO image_results (job_id, image_index, width, height, predictions, num_detections,
-                    decode_time_ms, preprocessing_time_ms, inference_time_ms, postprocessing_time_ms, error, worker)
-                  SELECT $1, t.idx, t.w, t.h, t.p::jsonb, t.n, t.dec, t.pre, t.inf, t.post, t.err, $2
+                    decode_time_ms, preprocessing_time_ms, inference_time_ms, postprocessing_time_ms, error, worker,
+                    error_code)
+                  SELECT $1, t.idx, t.w, t.h, t.p::jsonb, t.n, t.dec, t.pre, t.inf, t.post, t.err, $2, t.code
                   FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::int[], $8::float8[], $9::float8[],
-                              $10::float8[], $11::float8[], $12::text[]) AS t(idx, w, h, p, n, dec, pre, inf, post, err)
+                              $10::float8[], $11::float8[], $12::text[], $13::text[])
+                       AS t(idx, w, h, p, n, dec, pre, inf, post, err, code)
                   ON CONFLICT (job_id, image_index) DO NOTHING
                   RETURNING image_index, error, num_detections, inference_time_ms""")
-              .execute(Tuple.from(new Object[] {jobId, workerId, idx, w, h, preds, n, dec, pre, inf, post, err}))
+              .execute(Tuple.from(new Object[] {jobId, workerId, idx, w, h, preds, n, dec, pre, inf, post, err, code}))
               .compose(inserted -> {
                 int count = 0;
                 int failed = 0;
@@ -328,6 +496,10 @@ public final class JobRepository {
             .compose(x -> conn.preparedQuery("SELECT count(*) AS open FROM job_chunks WHERE job_id = $1 AND state <> 'done'")
                 .execute(Tuple.of(lease.jobId())))
             .compose(open -> {
+              if (jobRows.size() == 0) {
+                // deleted while the worker held this chunk
+                return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
+              }
               Row job = jobRows.iterator().next();
               boolean last = open.iterator().next().getLong("open") == 0;
               if (!last || JobStatus.of(job.getString("status")) != JobStatus.RUNNING) {
@@ -344,6 +516,12 @@ public final class JobRepository {
   }
 
   // ---------------------------------------------------------------- events
+
+  /** Records the class names of the model a job runs, once (exports name their categories from them). */
+  public Future<Void> recordClassNames(long jobId, List<String> names) {
+    return pool.preparedQuery("UPDATE inference_jobs SET class_names = $2 WHERE id = $1 AND class_names IS NULL")
+        .execute(Tuple.of(jobId, new io.vertx.core.json.JsonArray(new ArrayList<>(names)))).mapEmpty();
+  }
 
   /** Counters, rate since the job started and an estimate of the time left. */
   static JsonObject progress(Job job) {

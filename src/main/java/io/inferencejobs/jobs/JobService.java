@@ -32,15 +32,23 @@ public final class JobService {
   private final JobRepository jobs;
   private final TrainingJobRepository trainingJobs;
   private final UploadRepository uploads;
+  private final UrlCheck urlCheck;
   private final Map<String, Long> checkpointsSeen = new HashMap<>();
 
+  /** Says what is wrong with a webhook URL (succeeds with null when nothing is); may resolve names. */
+  @FunctionalInterface
+  public interface UrlCheck {
+    Future<String> problem(String url);
+  }
+
   public JobService(AppConfig config, S3Storage storage, JobRepository jobs, TrainingJobRepository trainingJobs,
-                    UploadRepository uploads) {
+                    UploadRepository uploads, UrlCheck urlCheck) {
     this.config = config;
     this.storage = storage;
     this.jobs = jobs;
     this.trainingJobs = trainingJobs;
     this.uploads = uploads;
+    this.urlCheck = urlCheck;
   }
 
   /**
@@ -48,8 +56,11 @@ public final class JobService {
    * a retry with the same {@code idempotencyKey} gets the same job and another body a conflict.
    */
   public record CreateJob(long trainingJobId, String checkpointPath, String inferenceType, JsonObject inputData,
-                          String idempotencyKey, String requestHash) {
+                          JsonObject webhook, JsonObject output, String idempotencyKey, String requestHash) {
   }
+
+  /** The webhook events a job gets when its request names none. */
+  public static final List<String> DEFAULT_WEBHOOK_EVENTS = List.of("completed", "failed", "cancelled");
 
   /** Creates the job (or, for a retried idempotent request, returns the one it made). */
   public Future<Job> create(Requester who, CreateJob request) {
@@ -68,7 +79,8 @@ public final class JobService {
     JsonObject input = request.inputData();
     String source = imageSource(input);
     long trainingJobId = request.trainingJobId();
-    return trainingJobs.get(trainingJobId)
+    JsonObject output = output(request.output(), who);
+    return webhook(request.webhook()).compose(webhook -> trainingJobs.get(trainingJobId)
         .compose(tj -> tj.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
             JobError.notFound("training_job_id", "training job " + trainingJobId + " does not exist"))))
         .compose(tj -> {
@@ -83,10 +95,116 @@ public final class JobService {
             }
             NewJob job = new NewJob(trainingJobId, request.checkpointPath(), checkpoint.result().toString(),
                 request.inferenceType(), tj.taskType(), InferenceSettings.withDefaults(input),
-                request.idempotencyKey(), request.requestHash(), who.keyName(), who.tenant());
+                request.idempotencyKey(), request.requestHash(), who.keyName(), who.tenant(), webhook, output);
             return jobs.create(job, images, config.worker().chunkSize(), config.limits().maxActiveJobsPerTenant());
           });
-        });
+        }));
+  }
+
+  /** The webhook as stored ({url, secret, events}), its secret and URL checked; null when the job has none. */
+  private Future<JsonObject> webhook(JsonObject hook) {
+    if (hook == null) {
+      return Future.succeededFuture();
+    }
+    String secretProblem = io.inferencejobs.webhooks.Webhooks.secretProblem(hook.getString("secret"));
+    if (secretProblem != null) {
+      return Future.failedFuture(JobError.invalid("webhook.secret", secretProblem));
+    }
+    JsonArray events = hook.getJsonArray("events");
+    JsonArray stored = events == null || events.isEmpty() ? new JsonArray(DEFAULT_WEBHOOK_EVENTS) : events;
+    String url = hook.getString("url");
+    return urlCheck.problem(url).compose(problem -> problem != null
+        ? Future.failedFuture(JobError.invalid("webhook.url", problem))
+        : Future.succeededFuture(new JsonObject().put("url", url).put("secret", hook.getString("secret"))
+            .put("events", stored)));
+  }
+
+  /**
+   * Export files written when the job ends, as stored ({s3_prefix ending in /, formats}); null when none. A key
+   * without the admin scope writes only under its tenant's exports prefix of the service's bucket, so that no job
+   * can overwrite uploads, checkpoints or another tenant's files.
+   */
+  private JsonObject output(JsonObject output, Requester who) {
+    if (output == null) {
+      return null;
+    }
+    String field = "output.s3_prefix";
+    String text = output.getString("s3_prefix");
+    S3Uri prefix = S3Uri.parse(text).orElseThrow(() -> JobError.invalid(field,
+        "must be an s3://bucket/prefix URI without empty, . or .. segments; got '" + text + "'"));
+    allowedBucket(prefix, field);
+    String own = exportsPrefix(who);
+    String key = prefix.key().isEmpty() || prefix.key().endsWith("/") ? prefix.key() : prefix.key() + "/";
+    if (!who.anyObject() && !(prefix.bucket().equals(storage.bucket()) && key.startsWith(own))) {
+      throw JobError.forbidden(field, "keys without the admin scope write export files under s3://"
+          + storage.bucket() + "/" + own + " (their tenant's exports prefix)");
+    }
+    // nobody's export files land among uploads, checkpoints or models
+    if (prefix.bucket().equals(storage.bucket())) {
+      for (String reserved : List.of("inference/", "checkpoints/", "models/")) {
+        if (key.startsWith(reserved)) {
+          throw JobError.forbidden(field, "s3://" + storage.bucket() + "/" + reserved + " holds the service's "
+              + "uploads, checkpoints and models; write export files elsewhere (exports/ is made for them)");
+        }
+      }
+    }
+    return new JsonObject().put("s3_prefix", new S3Uri(prefix.bucket(), key).toString())
+        .put("formats", output.getJsonArray("formats"));
+  }
+
+  /** Where a requester's export files may go in the service's bucket: exports/<tenant>/. */
+  public static String exportsPrefix(Requester who) {
+    return "exports/" + (who.tenant() == null ? "default" : who.tenant()) + "/";
+  }
+
+  /**
+   * Runs a job that ended again on its failed (and never processed) images; the results of the images that
+   * succeeded stay. 409 while it is pending or running, when it was cancelled, or when nothing failed.
+   */
+  public Future<Job> retry(Requester who, long id) {
+    return get(who, id).compose(visible -> jobs.retryFailed(id))
+        .compose(moved -> moved.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
+            JobError.notFound("inference_job_id", "inference job " + id + " does not exist"))))
+        .recover(err -> Future.failedFuture(err instanceof JobRepository.Refused r
+            ? JobError.conflict("status", r.getMessage()) : err));
+  }
+
+  /**
+   * Deletes a job that is not pending or running, everything stored about it, and the uploaded images no other job
+   * uses (their records in the same transaction, their objects right after). 409 while it may still run.
+   */
+  public Future<JobRepository.Deleted> delete(Requester who, long id) {
+    return get(who, id).compose(visible -> purge(id))
+        .compose(deleted -> deleted.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
+            JobError.notFound("inference_job_id", "inference job " + id + " does not exist"))))
+        .recover(err -> Future.failedFuture(err instanceof JobRepository.Refused r
+            ? JobError.conflict("status", r.getMessage()) : err));
+  }
+
+  /** Deletes a job and its unused uploaded objects, whoever owns it (retention). */
+  public Future<Optional<JobRepository.Deleted>> purge(long id) {
+    return jobs.delete(id).compose(deleted -> {
+      if (deleted.isEmpty() || deleted.get().uploadedObjects().isEmpty()) {
+        return Future.succeededFuture(deleted);
+      }
+      Map<String, List<String>> byBucket = new HashMap<>();
+      for (String uri : deleted.get().uploadedObjects()) {
+        S3Uri.parse(uri).ifPresent(u -> byBucket.computeIfAbsent(u.bucket(), b -> new ArrayList<>()).add(u.key()));
+      }
+      List<Future<Void>> removals = new ArrayList<>();
+      byBucket.forEach((bucket, keys) -> removals.add(storage.delete(bucket, keys)));
+      // the rows are gone; an object S3 failed to remove now is logged by the caller, never resurrected
+      return Future.join(removals).transform(ar -> ar.succeeded() ? Future.succeededFuture(deleted)
+          : Future.failedFuture(new ObjectsLeft(id, deleted.get().uploadedObjects().size(), ar.cause())));
+    });
+  }
+
+  /** The job is deleted, but S3 did not remove (all of) its uploaded objects. */
+  public static final class ObjectsLeft extends RuntimeException {
+    public ObjectsLeft(long jobId, int count, Throwable cause) {
+      super("job " + jobId + " was deleted, but removing its " + count + " uploaded objects from S3 failed: "
+          + cause.getMessage(), cause, false, false);
+    }
   }
 
   /** The job, if the requester may see it; otherwise not found, the same as a job that does not exist. */

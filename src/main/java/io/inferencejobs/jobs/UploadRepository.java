@@ -63,6 +63,29 @@ public final class UploadRepository {
         .mapEmpty());
   }
 
+  /**
+   * Forgets up to {@code limit} committed sessions older than {@code days} days whose files no job uses (retention),
+   * and returns the S3 URIs of their files, to be removed.
+   */
+  public Future<List<String>> forgetUnused(int days, int limit) {
+    return pool.withTransaction(conn -> conn.preparedQuery("""
+            WITH gone AS (
+              DELETE FROM upload_sessions s WHERE s.id IN (
+                SELECT u.id FROM upload_sessions u WHERE u.state = 'committed'
+                  AND u.created_at < now() - make_interval(days => $1)
+                  AND NOT EXISTS (SELECT 1 FROM uploaded_files f JOIN job_images i ON i.s3_uri = f.s3_uri
+                                  WHERE f.session_id = u.id)
+                ORDER BY u.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+              RETURNING s.id)
+            SELECT f.s3_uri FROM uploaded_files f JOIN gone g ON g.id = f.session_id""")
+        .execute(Tuple.of(days, limit))
+        .map(rows -> {
+          List<String> uris = new ArrayList<>();
+          rows.forEach(r -> uris.add(r.getString("s3_uri")));
+          return uris;
+        }));
+  }
+
   /** Forgets a session that did not commit (its objects were removed). */
   public Future<Void> abandon(UUID sessionId) {
     return pool.preparedQuery("DELETE FROM upload_sessions WHERE id = $1 AND state = 'pending'")

@@ -23,7 +23,8 @@ public final class Migrations {
   private static final long LOCK_KEY = 0x1f_e7_3b_01L;
   /** The versions that exist; a new migration file is added here and in the folder. */
   static final List<String> FILES = List.of("V1__init.sql", "V2__job_owner.sql", "V3__tenants.sql", "V4__chunk_retries.sql",
-      "V5__checkpoint_info.sql", "V6__worker_degraded.sql");
+      "V5__checkpoint_info.sql", "V6__worker_degraded.sql",
+      "V7__export_data.sql");
 
   private Migrations() {
   }

@@ -282,13 +282,17 @@ public final class S3Storage implements AutoCloseable {
       return Future.succeededFuture();
     }
     return io.submit(() -> {
-      List<ObjectIdentifier> ids = keys.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
-      try {
-        client.deleteObjects(b -> b.bucket(bucketName).delete(Delete.builder().objects(ids).build()));
-      } catch (S3Exception e) {
-        // DeleteObjects needs a request checksum that some S3-compatible servers (s3proxy) refuse: one by one then
-        for (String key : keys) {
-          client.deleteObject(b -> b.bucket(bucketName).key(key));
+      // DeleteObjects takes at most 1000 keys a request
+      for (int from = 0; from < keys.size(); from += 1000) {
+        List<String> batch = keys.subList(from, Math.min(keys.size(), from + 1000));
+        List<ObjectIdentifier> ids = batch.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
+        try {
+          client.deleteObjects(b -> b.bucket(bucketName).delete(Delete.builder().objects(ids).build()));
+        } catch (S3Exception e) {
+          // DeleteObjects needs a request checksum that some S3-compatible servers (s3proxy) refuse: one by one then
+          for (String key : batch) {
+            client.deleteObject(b -> b.bucket(bucketName).key(key));
+          }
         }
       }
       return null;

@@ -286,6 +286,7 @@ public final class WorkerVerticle extends VerticleBase {
           : Future.succeededFuture(job);
       return running.compose(rj -> ctx.chunks().pendingImages(lease).compose(images -> models.acquire(rj.modelUri())
           .compose(held -> {
+            recordClassNames(rj.id(), held.engine.descriptor().classNames());
             return runBatches(rj, held.engine, params(rj.inputData()), batches(images, held.engine.batchSize()), 0,
                     null)
                 .eventually(() -> {
@@ -325,6 +326,20 @@ public final class WorkerVerticle extends VerticleBase {
       vertx.setTimer(Math.max(1, backoff), id -> vertx.eventBus().publish(Addresses.JOBS_WORK, lease.jobId()));
       return Future.<Void>succeededFuture();
     });
+  }
+
+  /** Jobs whose model's class names this worker recorded already (exports name their categories from them). */
+  private final Set<Long> namesRecorded = new HashSet<>();
+
+  private void recordClassNames(long jobId, List<String> names) {
+    if (names == null || names.isEmpty() || !namesRecorded.add(jobId)) {
+      return;
+    }
+    if (namesRecorded.size() > 10_000) {
+      namesRecorded.clear();
+    }
+    ctx.jobs().recordClassNames(jobId, names)
+        .onFailure(err -> LOG.debug("class names of job {} not recorded: {}", jobId, err.toString()));
   }
 
   /** Fails a job that no retry can mend, once, with the reason. */
@@ -373,8 +388,8 @@ public final class WorkerVerticle extends VerticleBase {
     return false;
   }
 
-  /** An image on its way: prepared for the engine, or the reason it cannot be. */
-  private record Prepared(ImageRef ref, PreparedImage image, String error) {
+  /** An image on its way: prepared for the engine, or the reason it cannot be (with its kind). */
+  private record Prepared(ImageRef ref, PreparedImage image, String error, String code) {
   }
 
   private Future<List<Prepared>> prepare(InferenceEngine engine, List<ImageRef> refs) {
@@ -382,22 +397,23 @@ public final class WorkerVerticle extends VerticleBase {
     for (ImageRef ref : refs) {
       S3Uri uri = S3Uri.parse(ref.s3Uri()).orElse(null);
       if (uri == null) {
-        all.add(Future.succeededFuture(new Prepared(ref, null, "not an s3 URI: " + ref.s3Uri())));
+        all.add(Future.succeededFuture(new Prepared(ref, null, "not an s3 URI: " + ref.s3Uri(), "unreadable")));
         continue;
       }
       all.add(ctx.storage().getBytes(uri, ctx.config().limits().maxImageBytes(),
               "limits.max_image_bytes (MAX_IMAGE_BYTES)")
           .compose(bytes -> ctx.decode().submit(() -> {
             try {
-              return new Prepared(ref, engine.prepare(bytes), null);
+              return new Prepared(ref, engine.prepare(bytes), null, null);
             } catch (ImageException e) {
-              return new Prepared(ref, null, e.getMessage());
+              return new Prepared(ref, null, e.getMessage(), e.code());
             }
           }))
           // an image that is missing, too large or refused fails on its own; S3 unreachable or a full pool fails
           // the chunk, which is tried again later
           .recover(err -> S3Storage.transientFault(err) ? Future.failedFuture(err)
-              : Future.succeededFuture(new Prepared(ref, null, describe(uri, err)))));
+              : Future.succeededFuture(new Prepared(ref, null, describe(uri, err), S3Storage.missing(err) ? "missing"
+                  : err instanceof S3Storage.TooLarge ? ImageException.TOO_LARGE : "unreadable"))));
     }
     return Future.all(all).map(cf -> {
       List<Prepared> out = new ArrayList<>();
@@ -436,12 +452,12 @@ public final class WorkerVerticle extends VerticleBase {
       for (Prepared p : prepared) {
         if (p.image() == null) {
           rows.add(new ResultRow(p.ref().index(), p.ref().name(), null, null, null, null, null, null, null,
-              p.error()));
+              p.error(), p.code()));
         } else {
           ImageResult r = list.get(k++);
           rows.add(new ResultRow(p.ref().index(), p.ref().name(), r.width(), r.height(),
               r.error() == null ? predictions(r.detections()) : null, r.decodeMs(), r.preprocessMs(),
-              r.inferenceMs(), r.postprocessMs(), r.error()));
+              r.inferenceMs(), r.postprocessMs(), r.error(), r.error() == null ? null : "inference"));
           if (r.error() == null) {
             meters.stages(r.decodeMs(), r.preprocessMs(), r.inferenceMs(), r.postprocessMs());
           }

@@ -34,7 +34,7 @@ class ApiRoutingTest {
     vertx = Vertx.vertx();
     contract = OpenAPIContract.from(vertx, ApiVerticle.CONTRACT).await(30, TimeUnit.SECONDS);
     AppConfig config = ConfigLoader.load(Map.of("DATA_DIR", "target/routing-test"));
-    ApiVerticle verticle = new ApiVerticle(new ApiContext(config, null, null, null, null, null, null, null));
+    ApiVerticle verticle = new ApiVerticle(new ApiContext(config, null, null, null, null, null, null, null, null));
     verticle.init(vertx, vertx.getOrCreateContext());
     router = verticle.router(contract);
   }
@@ -95,7 +95,7 @@ class ApiRoutingTest {
   void everyHandlerBelongsToAnOperation() {
     List<String> ops = contract.operations().stream().map(Operation::getOperationId).toList();
     ApiVerticle verticle = new ApiVerticle(new ApiContext(ConfigLoader.load(Map.of()), null, null, null, null, null,
-        null, null));
+        null, null, null));
     verticle.init(vertx, vertx.getOrCreateContext());
     assertThat(ops).containsAll(verticle.handlers().keySet());
   }
@@ -124,7 +124,7 @@ class ApiRoutingTest {
     var validator = io.vertx.openapi.validation.ResponseValidator.create(vertx, contract);
     io.vertx.core.json.JsonObject job = JobViews.job(new io.inferencejobs.jobs.Job(7, 1, "pretrained", "s3://b/m.onnx",
         "batch", "detection", io.inferencejobs.jobs.JobStatus.PENDING, new io.vertx.core.json.JsonObject(), 2, 0, 0, 0,
-        null, java.time.OffsetDateTime.now(), null, null, new io.vertx.core.json.JsonArray(), 1, null));
+        null, java.time.OffsetDateTime.now(), null, null, new io.vertx.core.json.JsonArray(), 1, null, 1, null, null));
     var ok = io.vertx.openapi.validation.ValidatableResponse.create(200, io.vertx.core.buffer.Buffer.buffer(
         job.encode()), "application/json");
     validator.validate(ok, "getInferenceJob").await(10, TimeUnit.SECONDS);

@@ -28,4 +28,25 @@ class ErrorHandlerTest {
     // every kind is mapped (a new kind without a status would not compile: the switch is exhaustive)
     assertThat(JobError.Kind.values()).hasSize(expected.size() + 1);
   }
+
+  @Test
+  void anUnknownFieldInsideAnObjectIsNamedWithItsPath() {
+    io.vertx.core.json.JsonObject schema = new io.vertx.core.json.JsonObject()
+        .put("type", "object").put("additionalProperties", false)
+        .put("properties", new io.vertx.core.json.JsonObject().put("input_data", new io.vertx.core.json.JsonObject()
+            .put("type", "object").put("additionalProperties", false)
+            .put("properties", new io.vertx.core.json.JsonObject().put("confidence_threshold",
+                new io.vertx.core.json.JsonObject().put("type", "number")))));
+    io.vertx.json.schema.OutputUnit unit = io.vertx.json.schema.Validator.create(
+        io.vertx.json.schema.JsonSchema.of(schema),
+        new io.vertx.json.schema.JsonSchemaOptions().setDraft(io.vertx.json.schema.Draft.DRAFT202012)
+            .setBaseUri("app://").setOutputFormat(io.vertx.json.schema.OutputFormat.Basic))
+        .validate(new io.vertx.core.json.JsonObject().put("input_data",
+            new io.vertx.core.json.JsonObject().put("confidence_treshold", 0.9)));
+    ApiError api = ErrorHandler.fromValidator(new io.vertx.openapi.validation.SchemaValidationException(
+        "The formatting of the value of the request body does not match schema", 
+        io.vertx.openapi.validation.ValidatorErrorType.INVALID_VALUE, unit, null));
+    assertThat(api.details()).extracting(ApiError.Detail::field).containsExactly("input_data.confidence_treshold");
+    assertThat(api.details().get(0).reason()).contains("unknown field");
+  }
 }

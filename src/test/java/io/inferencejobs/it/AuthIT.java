@@ -164,7 +164,7 @@ class AuthIT {
         assertThat(s.status).as(op.id()).isEqualTo(200);
         assertThat(s.headers.get("content-type")).startsWith("text/event-stream");
       } else {
-        r = api.get(op.path(job), bearer(READER));
+        r = api.get(op.path(job) + (op.id().equals("exportInferenceJob") ? "?format=jsonl" : ""), bearer(READER));
         assertThat(r.statusCode()).as(op.id() + " " + r.bodyAsString()).isEqualTo(200);
       }
       served.add(op.id());
@@ -180,11 +180,18 @@ class AuthIT {
     r = api.request(HttpMethod.POST, INF + "/jobs/" + job + "/cancel", bearer(WRITER), null);
     assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(202);
     served.add("cancelInferenceJob");
-    assertThat(served).containsExactlyInAnyOrderElementsOf(contract.ops.stream().filter(o -> !o.isPublic())
-        .map(Contract.Op::id).toList());
     // admin implies write implies read
     assertThat(api.get(INF + "/jobs/" + job, bearer(ADMIN)).statusCode()).isEqualTo(200);
     assertThat(api.get(INF + "/jobs/" + job, bearer(WRITER)).statusCode()).isEqualTo(200);
+    // a cancelled job is not retried (409 past the key check); it is deleted
+    r = api.request(HttpMethod.POST, INF + "/jobs/" + job + "/retry", bearer(WRITER), null);
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(409);
+    served.add("retryInferenceJob");
+    r = api.request(HttpMethod.DELETE, INF + "/jobs/" + job, bearer(WRITER), null);
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(204);
+    served.add("deleteInferenceJob");
+    assertThat(served).containsExactlyInAnyOrderElementsOf(contract.ops.stream().filter(o -> !o.isPublic())
+        .map(Contract.Op::id).toList());
   }
 
   @Test

@@ -180,7 +180,8 @@ class SecurityIT {
       spellings.putAll(variants(canonical));
       for (var spelling : spellings.entrySet()) {
         for (Credential c : credentials) {
-          String query = op.id().equals("uploadImages") ? "training_job_id=1" : "";
+          String query = op.id().equals("uploadImages") ? "training_job_id=1"
+              : op.id().equals("exportInferenceJob") ? "format=coco" : "";
           if (!c.query().isEmpty()) {
             query = query.isEmpty() ? c.query() : query + "&" + c.query();
           }

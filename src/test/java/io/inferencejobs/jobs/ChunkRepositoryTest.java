@@ -46,7 +46,7 @@ class ChunkRepositoryTest {
     long trainingJob = Stores.await(stores.pool.query("SELECT min(id) AS id FROM training_jobs").execute()).iterator()
         .next().getLong("id");
     return jobs.create(new NewJob(trainingJob, "pretrained", "s3://inference-jobs/m.onnx", "batch", "detection",
-        new JsonObject(), null, "h", null, null), images, 1, 0);
+        new JsonObject(), null, "h", null, null, null, null), images, 1, 0);
   }
 
   static Future<Double> secondsLeft(ChunkLease lease) {

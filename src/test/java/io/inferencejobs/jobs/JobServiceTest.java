@@ -37,7 +37,8 @@ class JobServiceTest {
     jobs = new JobRepository(stores.pool, events -> { });
     uploads = new UploadRepository(stores.pool);
     TrainingJobRepository trainingJobs = new TrainingJobRepository(stores.pool);
-    service = new JobService(stores.config, stores.storage, jobs, trainingJobs, uploads);
+    service = new JobService(stores.config, stores.storage, jobs, trainingJobs, uploads,
+        url -> io.vertx.core.Future.succeededFuture());
     S3Uri model = new S3Uri("inference-jobs", stores.config.pretrained().s3Key());
     image = "s3://inference-jobs/shared/" + UUID.randomUUID() + ".jpg";
     Stores.await(stores.storage.putBytes(model, new byte[] {0x08, 0x07, 0x12, 0x00}, "application/octet-stream"));
@@ -55,7 +56,7 @@ class JobServiceTest {
   }
 
   static JobService.CreateJob request(JsonObject input, String idempotencyKey, String hash) {
-    return new JobService.CreateJob(1, "pretrained", "batch", input, idempotencyKey, hash);
+    return new JobService.CreateJob(1, "pretrained", "batch", input, null, null, idempotencyKey, hash);
   }
 
   static JsonObject images(String... uris) {
@@ -137,10 +138,10 @@ class JobServiceTest {
     String notShared = "s3://inference-jobs/private/" + UUID.randomUUID() + ".jpg";
     stores.storage.putBytes(pt, zip.toByteArray(), "application/zip")
         // a raw s3:// checkpoint is an admin's to run
-        .compose(v -> refused(service.create(a, new JobService.CreateJob(1, pt.toString(), "batch", images(image),
+        .compose(v -> refused(service.create(a, new JobService.CreateJob(1, pt.toString(), "batch", images(image), null, null,
             null, "h")), JobError.Kind.FORBIDDEN, "checkpoint_path"))
         // an admin gets further: a PyTorch file is refused with the export command
-        .compose(v -> service.create(admin(), new JobService.CreateJob(1, pt.toString(), "batch", images(image), null,
+        .compose(v -> service.create(admin(), new JobService.CreateJob(1, pt.toString(), "batch", images(image), null, null, null,
             "h")).transform(ar -> {
               tc.verify(() -> {
                 assertThat(ar.cause()).isInstanceOf(JobError.class);

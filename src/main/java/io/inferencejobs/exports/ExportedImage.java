@@ -1,0 +1,14 @@
+package io.inferencejobs.exports;
+
+import io.vertx.core.json.JsonArray;
+
+/**
+ * One image of a job as the exports read it: its index and name, where it is, its size and predictions when it was
+ * processed, or its error (with the error's kind).
+ */
+public record ExportedImage(int index, String name, String s3Uri, Integer width, Integer height, JsonArray predictions,
+                            String error, String errorCode) {
+  public boolean failed() {
+    return error != null;
+  }
+}

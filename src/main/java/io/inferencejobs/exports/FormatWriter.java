@@ -1,0 +1,42 @@
+package io.inferencejobs.exports;
+
+import io.vertx.core.buffer.Buffer;
+
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Writes one export, image by image, in bounded memory: the caller reads a job's images in order (once per pass) and
+ * sends each piece as it comes. Pure (no I/O), so that each format is tested on its own and the same writer serves
+ * downloads and files written to S3.
+ */
+public interface FormatWriter {
+  /** How many times the images are read (COCO lists images, then annotations). */
+  default int passes() {
+    return 1;
+  }
+
+  Buffer start();
+
+  Buffer image(int pass, ExportedImage image);
+
+  /** What goes between pass {@code pass} and the next one. */
+  default Buffer afterPass(int pass) {
+    return Buffer.buffer();
+  }
+
+  Buffer end();
+
+  /** Class id to name: the model's names first, then any class the results name that the model's list lacks. */
+  static Map<Integer, String> classes(List<String> classNames, Map<Integer, String> seen) {
+    Map<Integer, String> out = new TreeMap<>();
+    if (classNames != null) {
+      for (int i = 0; i < classNames.size(); i++) {
+        out.put(i, classNames.get(i));
+      }
+    }
+    seen.forEach((id, name) -> out.putIfAbsent(id, name == null ? "class_" + id : name));
+    return out;
+  }
+}
