@@ -9,6 +9,11 @@ const DEFAULTS = { confidence: null, iou: null, maxDetections: null };
 const RESULTS_PAGE = 48;
 const RECENT_MAX = 30;
 const CUSTOM_CHECKPOINT = '\u0000custom';
+// GET .../jobs/{id}/export?format=: the files a job's results leave the service as
+const EXPORTS = [
+  ['coco', 'COCO JSON'], ['yolo', 'YOLO labels (zip)'], ['csv', 'CSV'], ['jsonl', 'JSON lines'],
+  ['errors', 'Failed images'], ['labelstudio', 'Label Studio'], ['annotated', 'Annotated images (zip)'],
+];
 
 const $ = (id) => document.getElementById(id);
 
@@ -422,6 +427,10 @@ async function openAllJobsStream(lastEventId) {
   for (const type of ['status', ...TERMINAL]) {
     es.addEventListener(type, (e) => upsertRecent(JSON.parse(e.data)));
   }
+  es.addEventListener('deleted', (e) => {
+    state.recent.delete(JSON.parse(e.data).job_id);
+    renderRecent();
+  });
 }
 
 // ------------------------------------------------------------------ one job (its own stream)
@@ -523,6 +532,12 @@ async function openJobStream(job, lastEventId) {
   es.addEventListener('image', (e) => {
     if (seen(e)) scheduleResultsRefresh();
   });
+  es.addEventListener('deleted', () => {
+    if (!mine()) return;
+    es.close();
+    state.jobStream = null;
+    showDeleted(id);
+  });
   for (const type of TERMINAL) {
     es.addEventListener(type, (e) => {
       if (!seen(e)) return;
@@ -545,9 +560,14 @@ function renderJob(job) {
   status.textContent = job.status;
   status.dataset.status = job.status;
   $('cancel-job').hidden = TERMINAL.has(job.status);
+  // a job that ended may be run again on its failed images, and deleted
+  $('retry-job').hidden = !(['completed', 'failed'].includes(job.status) && job.failed_images > 0);
+  $('delete-job').hidden = !TERMINAL.has(job.status);
+  renderDownloads(job);
   const input = job.input_data || {};
   const meta = [
     `training job ${job.training_job_id}`,
+    ...(job.attempt > 1 ? [`attempt ${job.attempt}`] : []),
     `checkpoint ${job.checkpoint_path}`,
     `confidence ≥ ${input.confidence_threshold}`,
     `IoU ${input.iou_threshold}`,
@@ -584,6 +604,94 @@ async function cancelJob() {
   } finally {
     button.disabled = false;
   }
+}
+
+/** Links to every export; with a key, each click fetches a fresh stream token for the link (it expires). */
+function renderDownloads(job) {
+  const some = job.processed_images > 0;
+  $('downloads').hidden = !some;
+  if (!some || $('download-links').dataset.jobId === String(job.id)) return;
+  $('download-links').dataset.jobId = String(job.id);
+  $('download-links').replaceChildren(...EXPORTS.map(([format, label]) => el('li', {},
+    el('a', {
+      className: 'download', href: `${INF}/jobs/${job.id}/export?format=${format}`, download: '',
+      dataset: { format }, text: label,
+    }))));
+}
+
+async function download(e) {
+  const link = e.target.closest('a.download, a.annotated-link');
+  if (!link || !auth.key || link.dataset.signed === '1') return;
+  e.preventDefault();
+  try {
+    const token = await streamToken();
+    const url = new URL(link.href);
+    url.searchParams.set('access_token', token);
+    link.href = url.pathname + url.search;
+    link.dataset.signed = '1';
+    link.click();
+  } catch (err) {
+    setMessage($('job-error'), `Could not download: ${err.message}`, 'error');
+  } finally {
+    delete link.dataset.signed;
+  }
+}
+
+async function retryJob() {
+  const id = state.jobId;
+  const button = $('retry-job');
+  button.disabled = true;
+  try {
+    const job = await postJson(`${INF}/jobs/${id}/retry`, {});
+    if (state.jobId !== id) return;
+    renderJob(job);
+    $('results').hidden = true;
+    $('stream-state').textContent = '–';
+    openJobStream(job);
+  } catch (err) {
+    setMessage($('job-error'), `Could not retry: ${err.message}`, 'error');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function deleteJob() {
+  const id = state.jobId;
+  const dialog = $('delete-dialog');
+  $('delete-title').textContent = `Delete job ${id}?`;
+  dialog.returnValue = '';
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== 'delete' || state.jobId !== id) return;
+    try {
+      await request(`${INF}/jobs/${id}`, { method: 'DELETE' });
+      if (state.jobId === id) showDeleted(id);
+    } catch (err) {
+      setMessage($('job-error'), `Could not delete: ${err.message}`, 'error');
+    }
+  };
+  dialog.showModal();
+}
+
+/** The job is gone: say so once, and drop it from the recent jobs. */
+function showDeleted(id) {
+  closeJobStream();
+  state.recent.delete(id);
+  state.job = null;
+  $('results').hidden = true;
+  $('gallery').replaceChildren();
+  $('downloads').hidden = true;
+  delete $('download-links').dataset.jobId;
+  for (const b of ['cancel-job', 'retry-job', 'delete-job']) $(b).hidden = true;
+  $('job-status').textContent = 'deleted';
+  $('job-status').dataset.status = 'deleted';
+  $('job-meta').textContent = '';
+  $('progress-text').textContent = '';
+  $('stream-state').textContent = '–';
+  $('rate').textContent = '–';
+  $('eta').textContent = '–';
+  renderProgress({ progress: 0 });
+  setMessage($('job-error'), `Job ${id} was deleted.`, 'info');
+  renderRecent();
 }
 
 // ------------------------------------------------------------------ results
@@ -686,7 +794,12 @@ function resultCard(jobId, r) {
   const caption = el('figcaption', {},
     el('span', { className: 'image-name', title: r.image_name, text: r.image_name }),
     el('span', { className: 'muted', text: `#${r.image_index}` }),
-    el('span', { className: 'card-count muted' }));
+    el('span', { className: 'card-count muted' }),
+    r.error ? '' : el('a', {
+      className: 'annotated-link', target: '_blank', rel: 'noopener',
+      href: `${INF}/jobs/${jobId}/images/${r.image_index}?annotated=true`,
+      title: `${r.image_name} with its detections drawn (JPEG)`, text: 'annotated',
+    }));
   return el('li', {
     className: `result-card${r.error ? ' has-error' : ''}`,
     dataset: { imageName: r.image_name, imageIndex: r.image_index, detections: preds.length, error: r.error || null },
@@ -759,6 +872,10 @@ function wireResults() {
   });
   $('load-more').addEventListener('click', loadMore);
   $('cancel-job').addEventListener('click', cancelJob);
+  $('retry-job').addEventListener('click', retryJob);
+  $('delete-job').addEventListener('click', deleteJob);
+  $('download-links').addEventListener('click', download);
+  $('gallery').addEventListener('click', download);
 }
 
 // ------------------------------------------------------------------ routing

@@ -5,6 +5,8 @@ import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.bus.JobEvent;
 import io.inferencejobs.exports.ExportFormat;
 import io.inferencejobs.exports.ExportStreamer;
+import io.inferencejobs.exports.ExportedImage;
+import io.inferencejobs.exports.ImageDrawer;
 import io.inferencejobs.jobs.JobService;
 import io.inferencejobs.jobs.Requester;
 import io.inferencejobs.storage.S3Storage;
@@ -190,7 +192,7 @@ final class JobHandlers {
               .putHeader("Cache-Control", "no-store");
           return names.orElse(null);
         }))
-        .compose(names -> ExportStreamer.run(format.writer(id, names),
+        .compose(names -> ExportStreamer.run(format.writer(id, names, drawer()),
             (after, limit) -> api.jobs().exportPage(id, after, limit), response)
             .recover(err -> {
               LOG.warn("export of job {} as {} stopped: {}", id, format.id(), err.toString());
@@ -215,6 +217,10 @@ final class JobHandlers {
   void image(RoutingContext ctx) {
     long id = Params.pathLong(ctx, "inference_job_id");
     int index = Params.pathLong(ctx, "image_index").intValue();
+    if (Params.queryBoolean(ctx, "annotated")) {
+      annotated(ctx, id, index);
+      return;
+    }
     long maxBytes = api.config().limits().maxImageBytes();
     service.get(requester(ctx), id).compose(job -> api.jobs().image(id, index))
         .compose(ref -> ref.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
@@ -232,6 +238,40 @@ final class JobHandlers {
             .putHeader("Cache-Control", "private, max-age=3600")
             .end(io.vertx.core.buffer.Buffer.buffer(image.getValue())))
         .onFailure(ctx::fail);
+  }
+
+  /**
+   * The image with its predictions drawn (JPEG). An image not processed yet is 409; one that failed is 422 with its
+   * error; drawing runs on the I/O pool, never on the event loop.
+   */
+  private void annotated(RoutingContext ctx, long id, int index) {
+    service.get(requester(ctx), id)
+        .compose(job -> api.jobs().image(id, index).compose(ref -> ref.isEmpty()
+            ? Future.failedFuture(ApiError.notFound("image_index", "job " + id + " has no image " + index))
+            : api.jobs().exportedImage(id, index)))
+        .compose(result -> {
+          if (result.isEmpty()) {
+            return Future.failedFuture(io.inferencejobs.jobs.JobError.conflict("image_index", "image " + index + " of job " + id + " has no result yet; draw it once it is processed"));
+          }
+          ExportedImage image = result.get();
+          if (image.failed()) {
+            return Future.failedFuture(ApiError.unprocessable("image_index", "image " + index + " of job " + id
+                + " failed and has nothing to draw: " + image.error()));
+          }
+          return drawer().draw(image).recover(err -> Future.failedFuture(err instanceof ImageDrawer.NotDrawable
+              ? ApiError.unprocessable("image_index", "image " + index + " of job " + id + " cannot be drawn: "
+                  + err.getMessage()) : err));
+        })
+        .onSuccess(jpeg -> ctx.response()
+            .putHeader("Content-Type", "image/jpeg")
+            .putHeader("Cache-Control", "private, max-age=60")
+            .end(io.vertx.core.buffer.Buffer.buffer(jpeg)))
+        .onFailure(ctx::fail);
+  }
+
+  private ImageDrawer drawer() {
+    return ImageDrawer.of(api.storage(), api.io(), api.config().limits().maxImageBytes(),
+        api.config().engine().maxPixels());
   }
 
   /** JSON with sorted keys, so that the same request hashes the same whatever its key order. */

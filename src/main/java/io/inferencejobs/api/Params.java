@@ -33,6 +33,11 @@ final class Params {
     return value(of(ctx).getQuery(), name, RequestParameter::getString);
   }
 
+  static boolean queryBoolean(RoutingContext ctx, String name) {
+    Boolean v = value(of(ctx).getQuery(), name, RequestParameter::getBoolean);
+    return v != null && v;
+  }
+
   static String header(RoutingContext ctx, String name) {
     return ctx.request().getHeader(name);
   }

@@ -5,7 +5,9 @@ import io.inferencejobs.jobs.InferenceSettings;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferencejobs.inference.Annotator;
 import io.inferencejobs.inference.DetectionParams;
+import io.inferencejobs.inference.ImageException;
 import io.inferencejobs.inference.Detection;
 import io.inferencejobs.inference.EngineOptions;
 import io.inferencejobs.inference.ImageResult;
@@ -23,14 +25,20 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * {@code predict --model FILE --image FILE... [--conf 0.25] [--iou 0.45] [--max-det 100] [--device auto]
- * [--descriptor FILE] [--agnostic] [--json]}: runs a model on image files and prints the detections.
+ * {@code predict --model FILE --image FILE|FOLDER|GLOB... [--conf 0.25] [--iou 0.45] [--max-det 100] [--device auto]
+ * [--descriptor FILE] [--agnostic] [--json] [--save DIR]}: runs a model on image files and prints the detections;
+ * with {@code --save} it also writes each image with its detections drawn to DIR. A folder means the image files
+ * in it (not its subfolders); a glob ({@code photos/*.jpg}, {@code data/**}{@code /*.png}) is matched here, for
+ * shells that pass it quoted. Images are read and run a chunk at a time, so a folder of any size fits in memory.
  * Exit 0 when every image was processed, 1 when some could not be, 2 for bad arguments or an unusable model.
  */
 public final class PredictCommand {
 
   private static final String USAGE = "usage: predict --model FILE --image FILE... [--conf 0.25] [--iou 0.45] "
-      + "[--max-det 100] [--device auto|cpu|cuda:N] [--descriptor FILE] [--agnostic] [--json]";
+      + "[--max-det 100] [--device auto|cpu|cuda:N] [--descriptor FILE] [--agnostic] [--json] [--save DIR]\n"
+      + "  --image takes files, folders (their image files) and globs such as 'photos/*.jpg' or 'data/**/*.png'";
+  /** Images read and run at once. */
+  private static final int CHUNK = 32;
 
   private PredictCommand() {
   }
@@ -46,7 +54,7 @@ public final class PredictCommand {
     List<String> images;
     try {
       args = Args.parse(argv, Set.of("json", "agnostic", "help"),
-          Set.of("model", "image", "conf", "iou", "max-det", "device", "descriptor", "batch", "threads"));
+          Set.of("model", "image", "conf", "iou", "max-det", "device", "descriptor", "batch", "threads", "save"));
       if (args.flag("help")) {
         out.println(USAGE);
         return 0;
@@ -67,37 +75,63 @@ public final class PredictCommand {
       return 2;
     }
 
-    try (InferenceEngine engine = open(Path.of(args.get("model", null)), args.get("descriptor", null), options)) {
-      List<byte[]> data = new ArrayList<>(images.size());
-      List<String> readErrors = new ArrayList<>(images.size());
-      for (String image : images) {
-        try {
-          data.add(Files.readAllBytes(Path.of(image)));
-          readErrors.add(null);
-        } catch (NoSuchFileException e) {
-          data.add(new byte[0]);
-          readErrors.add("file not found");
-        } catch (IOException e) {
-          data.add(new byte[0]);
-          readErrors.add("cannot read the file: " + e.getMessage());
-        }
+    Path save = args.get("save", null) == null ? null : Path.of(args.get("save", null));
+    if (save != null) {
+      try {
+        Files.createDirectories(save);
+      } catch (IOException e) {
+        err.println("predict: --save " + save + " is not a folder that can be written: " + e.getMessage());
+        return 2;
       }
-      List<ImageResult> results = engine.predict(data, params);
-      int failed = 0;
+    }
+    List<String> files = new ArrayList<>();
+    int failed = 0;
+    for (String image : images) {
+      try {
+        files.addAll(ImageFiles.expand(image));
+      } catch (IllegalArgumentException | IOException e) {
+        failed++;
+        err.println(image + ": " + e.getMessage());
+      }
+    }
+
+    try (InferenceEngine engine = open(Path.of(args.get("model", null)), args.get("descriptor", null), options)) {
       ObjectMapper json = new ObjectMapper();
       ArrayNode all = json.createArrayNode();
-      for (int i = 0; i < images.size(); i++) {
-        ImageResult r = results.get(i);
-        String error = readErrors.get(i) != null ? readErrors.get(i) : r.error();
-        if (error != null) {
-          failed++;
-          err.println(images.get(i) + ": " + error);
-          continue;
+      Set<String> saved = new java.util.HashSet<>();
+      for (int start = 0; start < files.size(); start += CHUNK) {
+        List<String> chunk = files.subList(start, Math.min(files.size(), start + CHUNK));
+        List<byte[]> data = new ArrayList<>(chunk.size());
+        List<String> readErrors = new ArrayList<>(chunk.size());
+        for (String image : chunk) {
+          try {
+            data.add(Files.readAllBytes(Path.of(image)));
+            readErrors.add(null);
+          } catch (NoSuchFileException e) {
+            data.add(new byte[0]);
+            readErrors.add("file not found");
+          } catch (IOException e) {
+            data.add(new byte[0]);
+            readErrors.add("cannot read the file: " + e.getMessage());
+          }
         }
-        if (args.flag("json")) {
-          all.add(toJson(json, images.get(i), r));
-        } else {
-          printTable(out, images.get(i), r);
+        List<ImageResult> results = engine.predict(data, params);
+        for (int i = 0; i < chunk.size(); i++) {
+          ImageResult r = results.get(i);
+          String error = readErrors.get(i) != null ? readErrors.get(i) : r.error();
+          if (error == null && save != null) {
+            error = save(save, saved, chunk.get(i), data.get(i), r, options.maxPixels());
+          }
+          if (error != null) {
+            failed++;
+            err.println(chunk.get(i) + ": " + error);
+            continue;
+          }
+          if (args.flag("json")) {
+            all.add(toJson(json, chunk.get(i), r));
+          } else {
+            printTable(out, chunk.get(i), r);
+          }
         }
       }
       if (args.flag("json")) {
@@ -107,6 +141,23 @@ public final class PredictCommand {
     } catch (ModelException e) {
       err.println("predict: " + e.getMessage());
       return 2;
+    }
+  }
+
+  /** Writes {@code DIR/<name>.jpg} with the detections drawn (a number added when two inputs share a name). */
+  private static String save(Path dir, Set<String> taken, String image, byte[] bytes, ImageResult r, long maxPixels) {
+    String name = Path.of(image).getFileName().toString();
+    int dot = name.lastIndexOf('.');
+    String stem = dot > 0 ? name.substring(0, dot) : name;
+    String file = stem + ".jpg";
+    for (int n = 2; !taken.add(file); n++) {
+      file = stem + "_" + n + ".jpg";
+    }
+    try {
+      Files.write(dir.resolve(file), Annotator.annotate(bytes, r.detections(), maxPixels));
+      return null;
+    } catch (ImageException | IOException e) {
+      return "cannot write the annotated image " + dir.resolve(file) + ": " + e.getMessage();
     }
   }
 

@@ -22,7 +22,8 @@ public final class ExportFiles {
 
   /** Writes every format; the result lists the files: {files: [{format, s3_uri, bytes, images}]}. */
   public static Future<JsonObject> write(Vertx vertx, S3Storage storage, Path tmpDir, long jobId,
-                                         List<String> classNames, JsonObject output, ExportStreamer.Pages pages) {
+                                         List<String> classNames, JsonObject output, ExportStreamer.Pages pages,
+                                         ImageDrawer drawer) {
     S3Uri prefix = S3Uri.parse(output.getString("s3_prefix")).orElseThrow();
     JsonArray formats = output.getJsonArray("formats", new JsonArray());
     JsonArray files = new JsonArray();
@@ -33,7 +34,7 @@ public final class ExportFiles {
       Path file = tmpDir.resolve("job-" + jobId + "-" + System.nanoTime() + "." + format.id());
       chain = chain.compose(v -> vertx.fileSystem().open(file.toString(),
               new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true))
-          .compose(out -> ExportStreamer.run(format.writer(jobId, classNames), pages, out)
+          .compose(out -> ExportStreamer.run(format.writer(jobId, classNames, drawer), pages, out)
               .eventually(out::close))
           .compose(written -> storage.putFile(target, file, format.contentType())
               .map(x -> files.add(new JsonObject().put("format", format.id()).put("s3_uri", target.toString())

@@ -17,7 +17,9 @@ public enum ExportFormat {
   /** One line per image that failed: name, code, message. */
   ERRORS("errors.jsonl", "application/x-ndjson"),
   /** Label Studio tasks with predictions, for pre-annotation. */
-  LABELSTUDIO("labelstudio.json", "application/json");
+  LABELSTUDIO("labelstudio.json", "application/json"),
+  /** A zip of the images with their predictions drawn. */
+  ANNOTATED("annotated.zip", "application/zip");
 
   private final String suffix;
   private final String contentType;
@@ -53,8 +55,11 @@ public enum ExportFormat {
     return java.util.Arrays.stream(values()).map(ExportFormat::id).toList();
   }
 
-  /** The writer of one export of a job whose model has {@code classNames} (null when unknown). */
-  public FormatWriter writer(long jobId, List<String> classNames) {
+  /**
+   * The writer of one export of a job whose model has {@code classNames} (null when unknown); {@code drawer} makes
+   * the annotated images.
+   */
+  public FormatWriter writer(long jobId, List<String> classNames, ImageDrawer drawer) {
     return switch (this) {
       case COCO -> new CocoWriter(jobId, classNames);
       case YOLO -> new YoloWriter(classNames);
@@ -62,6 +67,7 @@ public enum ExportFormat {
       case JSONL -> new JsonlWriter(false);
       case ERRORS -> new JsonlWriter(true);
       case LABELSTUDIO -> new LabelStudioWriter();
+      case ANNOTATED -> new AnnotatedWriter(drawer);
     };
   }
 }

@@ -58,21 +58,24 @@ public final class ExportStreamer {
 
     private Future<Void> page(int pass, int after) {
       return pages.after(after, PAGE).compose(list -> {
-        Buffer chunk = Buffer.buffer();
+        Buffer[] chunk = {Buffer.buffer()};
         Future<Void> written = Future.succeededFuture();
         for (ExportedImage image : list) {
           if (pass == 0) {
             images++;
           }
-          chunk.appendBuffer(writer.image(pass, image));
-          if (chunk.length() >= FLUSH_BYTES) {
-            Buffer full = chunk;
-            written = written.compose(v -> write(full));
-            chunk = Buffer.buffer();
-          }
+          // one image at a time: an asynchronous piece (an annotated image) is made only once the last is out
+          written = written.compose(v -> writer.render(pass, image)).compose(piece -> {
+            chunk[0].appendBuffer(piece);
+            if (chunk[0].length() < FLUSH_BYTES) {
+              return Future.succeededFuture();
+            }
+            Buffer full = chunk[0];
+            chunk[0] = Buffer.buffer();
+            return write(full);
+          });
         }
-        Buffer rest = chunk;
-        Future<Void> done = written.compose(v -> write(rest));
+        Future<Void> done = written.compose(v -> write(chunk[0]));
         return list.size() < PAGE ? done : done.compose(v -> page(pass, list.get(list.size() - 1).index()));
       });
     }

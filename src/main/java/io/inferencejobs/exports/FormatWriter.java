@@ -1,5 +1,6 @@
 package io.inferencejobs.exports;
 
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 
 import java.util.List;
@@ -20,6 +21,11 @@ public interface FormatWriter {
   Buffer start();
 
   Buffer image(int pass, ExportedImage image);
+
+  /** The image's piece when it takes I/O or a worker to make (annotated images); the streamer calls this one. */
+  default Future<Buffer> render(int pass, ExportedImage image) {
+    return Future.succeededFuture(image(pass, image));
+  }
 
   /** What goes between pass {@code pass} and the next one. */
   default Buffer afterPass(int pass) {

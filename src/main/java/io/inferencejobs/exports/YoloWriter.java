@@ -4,18 +4,11 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 /**
  * A zip in the YOLO training layout: {@code labels/<image stem>.txt} per processed image, a line per prediction
@@ -25,9 +18,7 @@ import java.util.zip.ZipOutputStream;
  */
 final class YoloWriter implements FormatWriter {
   private final List<String> classNames;
-  private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-  private final ZipOutputStream zip = new ZipOutputStream(bytes);
-  private final Set<String> stems = new HashSet<>();
+  private final ZipPieces zip = new ZipPieces();
   private final Map<Integer, String> seen = new TreeMap<>();
   private final StringBuilder sources = new StringBuilder();
 
@@ -45,7 +36,7 @@ final class YoloWriter implements FormatWriter {
     if (image.failed() || image.width() == null || image.width() <= 0 || image.height() <= 0) {
       return Buffer.buffer();
     }
-    String stem = stem(image);
+    String stem = zip.stem(image);
     StringBuilder labels = new StringBuilder();
     JsonArray predictions = image.predictions() == null ? new JsonArray() : image.predictions();
     double w = image.width();
@@ -64,8 +55,8 @@ final class YoloWriter implements FormatWriter {
     }
     sources.append("labels/").append(stem).append(".txt\t").append(image.s3Uri()).append('\t').append(image.name())
         .append('\n');
-    entry("labels/" + stem + ".txt", labels.toString());
-    return drain();
+    zip.entry("labels/" + stem + ".txt", utf8(labels));
+    return zip.drain();
   }
 
   @Override
@@ -75,50 +66,13 @@ final class YoloWriter implements FormatWriter {
         + "# images/<stem>.<ext> (sources.txt names them), then train on this folder\n"
         + "path: .\ntrain: images\nval: images\nnames:\n");
     names.forEach((id, name) -> yaml.append("  ").append(id).append(": ").append(quote(name)).append('\n'));
-    entry("data.yaml", yaml.toString());
-    entry("sources.txt", sources.toString());
-    try {
-      zip.finish();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return drain();
+    zip.entry("data.yaml", utf8(yaml));
+    zip.entry("sources.txt", utf8(sources));
+    return zip.finish();
   }
 
-  /** The image's name without folders and extension, made unique within the zip. */
-  private String stem(ExportedImage image) {
-    String name = image.name() == null ? "image" : image.name();
-    name = name.substring(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
-    int dot = name.lastIndexOf('.');
-    String stem = (dot > 0 ? name.substring(0, dot) : name).replaceAll("[^\\w.-]", "_");
-    if (stem.isEmpty()) {
-      stem = "image";
-    }
-    return stems.add(stem) ? stem : uniqueStem(stem + "_" + image.index());
-  }
-
-  private String uniqueStem(String candidate) {
-    String s = candidate;
-    for (int i = 2; !stems.add(s); i++) {
-      s = candidate + "_" + i;
-    }
-    return s;
-  }
-
-  private void entry(String name, String text) {
-    try {
-      zip.putNextEntry(new ZipEntry(name));
-      zip.write(text.getBytes(StandardCharsets.UTF_8));
-      zip.closeEntry();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private Buffer drain() {
-    Buffer out = Buffer.buffer(bytes.toByteArray());
-    bytes.reset();
-    return out;
+  private static byte[] utf8(CharSequence text) {
+    return text.toString().getBytes(StandardCharsets.UTF_8);
   }
 
   private static String f(double v) {

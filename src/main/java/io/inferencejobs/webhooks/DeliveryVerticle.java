@@ -4,6 +4,7 @@ import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.bus.JobEvent;
 import io.inferencejobs.config.AppConfig;
 import io.inferencejobs.exports.ExportFiles;
+import io.inferencejobs.exports.ImageDrawer;
 import io.inferencejobs.jobs.DeliveryRepository;
 import io.inferencejobs.jobs.DeliveryRepository.Claimed;
 import io.inferencejobs.jobs.JobRepository;
@@ -45,6 +46,7 @@ public final class DeliveryVerticle extends VerticleBase {
   private final S3Storage storage;
   private final BoundedExecutor io;
   private final Path tmpDir;
+  private final ImageDrawer drawer;
   private final UrlGuard guard;
   private HttpClientAgent client;
   private MessageConsumer<JsonObject> wake;
@@ -61,6 +63,7 @@ public final class DeliveryVerticle extends VerticleBase {
     this.storage = storage;
     this.io = io;
     this.tmpDir = config.dataDir().resolve("export-spool");
+    this.drawer = ImageDrawer.of(storage, io, config.limits().maxImageBytes(), config.engine().maxPixels());
     this.guard = new UrlGuard(this.config.webhookAllowedHosts());
   }
 
@@ -190,7 +193,7 @@ public final class DeliveryVerticle extends VerticleBase {
   private Future<Outcome> writeFiles(Claimed d) {
     return jobs.classNames(d.jobId())
         .compose(names -> ExportFiles.write(vertx, storage, tmpDir, d.jobId(), names.orElse(null), d.payload(),
-            (after, limit) -> jobs.exportPage(d.jobId(), after, limit)))
+            (after, limit) -> jobs.exportPage(d.jobId(), after, limit), drawer))
         .map(result -> {
           LOG.info("wrote the export files of job {}: {}", d.jobId(), result.getJsonArray("files").encode());
           return new Outcome(true, null, null, result, false);

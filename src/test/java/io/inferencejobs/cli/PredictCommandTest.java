@@ -84,4 +84,55 @@ class PredictCommandTest {
     assertThat(run("--model", MODEL, "--image", DOG, "--conf", "2")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("confidenceThreshold must be within 0..1");
   }
+
+  @Test
+  void foldersAndGlobsNameTheirImagesAndSaveWritesThemDrawn(@TempDir Path dir) throws Exception {
+    Path photos = Files.createDirectories(dir.resolve("photos"));
+    Files.copy(Path.of(DOG), photos.resolve("b-dog.jpg"));
+    Files.copy(Path.of(GIRAFFE), photos.resolve("a-giraffe.jpg"));
+    Files.writeString(photos.resolve("notes.txt"), "not an image, and not named like one");
+    Path nested = Files.createDirectories(photos.resolve("more"));
+    Files.copy(Path.of(DOG), nested.resolve("dog.jpg"));
+
+    // a folder: its image files, sorted, not its subfolders
+    assertThat(run("--model", MODEL, "--image", photos.toString(), "--device", "cpu", "--json")).isZero();
+    JsonNode json = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+    assertThat(json).hasSize(2);
+    assertThat(json.get(0).get("image").asText()).endsWith("a-giraffe.jpg");
+    assertThat(json.get(1).get("image").asText()).endsWith("b-dog.jpg");
+
+    // a quoted glob, "**" reaching into subfolders, and --save
+    out.reset();
+    Path save = dir.resolve("drawn");
+    assertThat(run("--model", MODEL, "--image", photos + "/**/*dog.jpg", "--device", "cpu", "--json",
+        "--save", save.toString())).as(err.toString()).isZero();
+    json = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+    assertThat(json).hasSize(2);
+    try (var files = Files.list(save)) {
+      assertThat(files.map(p -> p.getFileName().toString()).sorted().toList())
+          .containsExactly("b-dog.jpg", "dog.jpg");
+    }
+    java.awt.image.BufferedImage drawn = javax.imageio.ImageIO.read(save.resolve("b-dog.jpg").toFile());
+    java.awt.image.BufferedImage original = javax.imageio.ImageIO.read(new java.io.File(DOG));
+    assertThat(drawn.getWidth()).isEqualTo(768);
+    assertThat(drawn.getHeight()).isEqualTo(576);
+    // the first box's left edge is drawn over: the pixels there are not the photo's
+    JsonNode box = json.get(0).get("detections").get(0).get("bbox");
+    int x = (int) Math.round(box.get("x1").asDouble());
+    int y = (int) Math.round((box.get("y1").asDouble() + box.get("y2").asDouble()) / 2);
+    assertThat(drawn.getRGB(x, y)).isNotEqualTo(original.getRGB(x, y));
+
+    // a glob that matches nothing and a folder without images: a line each, exit 1
+    err.reset();
+    assertThat(run("--model", MODEL, "--image", photos + "/*.png", nested.resolve("none").toString(), DOG,
+        "--device", "cpu")).isEqualTo(1);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("*.png: matches no file")
+        .contains("none: file not found");
+    err.reset();
+    Path empty = Files.createDirectories(dir.resolve("empty"));
+    assertThat(run("--model", MODEL, "--image", empty.toString(), "--device", "cpu")).isEqualTo(1);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("the folder has no image files");
+    // --save onto a file is a bad argument
+    assertThat(run("--model", MODEL, "--image", DOG, "--save", DOG)).isEqualTo(2);
+  }
 }

@@ -297,7 +297,7 @@ class ImageInputTest {
   }
 
   /** Inserts an APP1 Exif segment (big-endian TIFF, one IFD0 entry: Orientation) right after SOI. */
-  private static byte[] withOrientation(byte[] jpeg, int orientation) {
+  static byte[] withOrientation(byte[] jpeg, int orientation) {
     ByteBuffer tiff = ByteBuffer.allocate(26);
     tiff.put((byte) 'M').put((byte) 'M').putShort((short) 42).putInt(8) // header, IFD0 at 8
         .putShort((short) 1) // one entry

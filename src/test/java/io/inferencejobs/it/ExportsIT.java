@@ -11,6 +11,7 @@ import io.vertx.sqlclient.Tuple;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -239,6 +240,105 @@ class ExportsIT extends SharedServiceIT {
     assertThat(v.getDouble("x")).isCloseTo(b.getDouble("x1") / 768 * 100, within(1e-3));
     assertThat(v.getDouble("width")).isCloseTo((b.getDouble("x2") - b.getDouble("x1")) / 768 * 100, within(1e-3));
     assertThat(v.getJsonArray("rectanglelabels").getString(0)).isEqualTo(p.getString("class_name"));
+  }
+
+  @Test
+  void annotatedImagesCarryTheBoxesAndNothingElseChanges() throws IOException {
+    JsonObject dog = results.get(0);
+    HttpResponse<Buffer> r = api.get(INF + "/jobs/" + job + "/images/0?annotated=true");
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(200);
+    assertThat(r.getHeader("Content-Type")).isEqualTo("image/jpeg");
+    BufferedImage drawn = javax.imageio.ImageIO.read(new ByteArrayInputStream(r.body().getBytes()));
+    BufferedImage original = javax.imageio.ImageIO.read(IMAGES.resolve("dog.jpg").toFile());
+    assertThat(drawn.getWidth()).isEqualTo(768);
+    assertThat(drawn.getHeight()).isEqualTo(576);
+    JsonArray boxes = dog.getJsonArray("predictions");
+    // along each box's left and right edges the picture changed a lot ...
+    for (Object o : boxes) {
+      JsonObject b = ((JsonObject) o).getJsonObject("bbox");
+      int y1 = (int) Math.ceil(b.getDouble("y1")) + 40;
+      int y2 = (int) Math.floor(b.getDouble("y2")) - 2;
+      int x1 = (int) Math.round(b.getDouble("x1"));
+      int x2 = Math.min(767, (int) Math.round(b.getDouble("x2")));
+      double edge = 0;
+      int n = 0;
+      for (int y = y1; y < y2; y += 2) {
+        edge += diff(drawn, original, x1, y) + diff(drawn, original, x2, y);
+        n += 2;
+      }
+      assertThat(n).isPositive();
+      assertThat(edge / n).as("change along the edges of " + b).isGreaterThan(40);
+    }
+    // ... and away from every box and its tag it is the same photo (JPEG re-encoding aside)
+    double away = 0;
+    int n = 0;
+    for (int y = 0; y < 576; y += 3) {
+      for (int x = 0; x < 768; x += 3) {
+        if (nearABox(boxes, x, y)) {
+          continue;
+        }
+        away += diff(drawn, original, x, y);
+        n++;
+      }
+    }
+    assertThat(n).isGreaterThan(500);
+    assertThat(away / n).isLessThan(8);
+
+    // an image that failed has nothing to draw (422 with its error); an index the job lacks is 404
+    int broken = results.stream().filter(x -> x.getString("error") != null).findFirst().orElseThrow()
+        .getInteger("image_index");
+    HttpResponse<Buffer> failed = api.get(INF + "/jobs/" + job + "/images/" + broken + "?annotated=true");
+    assertThat(failed.statusCode()).as(failed.bodyAsString()).isEqualTo(422);
+    assertThat(failed.bodyAsString()).contains("\"field\":\"image_index\"", "failed");
+    assertThat(api.get(INF + "/jobs/" + job + "/images/99?annotated=true").statusCode()).isEqualTo(404);
+    assertThat(api.get(INF + "/jobs/" + job + "/images/0?annotated=maybe").statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void annotatedZipHoldsEveryDrawnImageAndNamesTheOthers() throws IOException {
+    Map<String, byte[]> entries = new HashMap<>();
+    try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(exported("annotated").getBytes()))) {
+      for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+        entries.put(e.getName(), in.readAllBytes());
+      }
+    }
+    assertThat(entries).containsOnlyKeys("images/dog.jpg", "images/person_2024.jpg", "not-drawn.txt");
+    BufferedImage dog = javax.imageio.ImageIO.read(new ByteArrayInputStream(entries.get("images/dog.jpg")));
+    assertThat(dog.getWidth()).isEqualTo(768);
+    HttpResponse<Buffer> single = api.get(INF + "/jobs/" + job + "/images/0?annotated=true");
+    assertThat(entries.get("images/dog.jpg")).isEqualTo(single.body().getBytes());
+    String notDrawn = new String(entries.get("not-drawn.txt"), StandardCharsets.UTF_8);
+    assertThat(notDrawn.lines().skip(1)).hasSize(2)
+        .anySatisfy(l -> assertThat(l).contains("broken.jpg", "failed"))
+        .anySatisfy(l -> assertThat(l).contains("missing.jpg", "failed"));
+  }
+
+  static int diff(BufferedImage a, BufferedImage b, int x, int y) {
+    int p = a.getRGB(x, y);
+    int q = b.getRGB(x, y);
+    int d = 0;
+    for (int shift = 0; shift <= 16; shift += 8) {
+      d = Math.max(d, Math.abs(((p >> shift) & 0xFF) - ((q >> shift) & 0xFF)));
+    }
+    return d;
+  }
+
+  /** Within a box's outline or its tag (above the box's top-left corner, up to 250 px wide). */
+  static boolean nearABox(JsonArray boxes, int x, int y) {
+    for (Object o : boxes) {
+      JsonObject b = ((JsonObject) o).getJsonObject("bbox");
+      double x1 = b.getDouble("x1");
+      double y1 = b.getDouble("y1");
+      double x2 = b.getDouble("x2");
+      double y2 = b.getDouble("y2");
+      boolean outline = x >= x1 - 12 && x <= x2 + 12 && y >= y1 - 12 && y <= y2 + 12
+          && !(x > x1 + 12 && x < x2 - 12 && y > y1 + 12 && y < y2 - 12);
+      boolean tag = x >= x1 - 12 && x <= x1 + 250 && y >= y1 - 40 && y <= y1 + 40;
+      if (outline || tag) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Test

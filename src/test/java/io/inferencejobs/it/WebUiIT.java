@@ -201,6 +201,54 @@ class WebUiIT {
     assertThat(bad.findElement(By.cssSelector(".image-error")).getText()).startsWith("Error: ").hasSizeGreaterThan(8);
     assertThat(card("dog.jpg").findElements(By.cssSelector(".image-error"))).isEmpty();
     assertThat(visibleClasses(card("dog.jpg"))).contains("dog", "bicycle", "car");
+    String jobId = driver.getCurrentUrl().replaceAll(".*\\?job=", "");
+
+    // every export downloads and is not empty; the annotated image of the good photo is a JPEG, the broken one has none
+    List<WebElement> links = driver.findElements(By.cssSelector("#download-links a.download"));
+    assertThat(links.stream().map(a -> a.getAttribute("data-format")).toList())
+        .containsExactly("coco", "yolo", "csv", "jsonl", "errors", "labelstudio", "annotated");
+    for (WebElement link : links) {
+      assertThat(fetch(link.getAttribute("href"))).as(link.getAttribute("data-format")).startsWith("200 ")
+          .satisfies(r -> assertThat(Long.parseLong(r.split(" ")[2])).isPositive());
+    }
+    assertThat(fetch(card("dog.jpg").findElement(By.cssSelector("a.annotated-link")).getAttribute("href")))
+        .startsWith("200 image/jpeg");
+    assertThat(bad.findElements(By.cssSelector("a.annotated-link"))).isEmpty();
+
+    // retry runs the failed image again: a second attempt, which fails again the same way
+    driver.findElement(By.id("retry-job")).click();
+    new WebDriverWait(driver, JOB_TIMEOUT).until(d -> text("job-meta").contains("attempt 2")
+        && List.of("completed", "failed").contains(text("job-status")));
+    wait.until(textIs(By.id("progress-text"), "2 of 2 images processed, 1 failed (100%)"));
+
+    // delete asks first: keeping the job changes nothing, confirming removes it everywhere
+    driver.findElement(By.id("delete-job")).click();
+    wait.until(d -> d.findElement(By.id("delete-dialog")).isDisplayed());
+    assertThat(text("delete-title")).isEqualTo("Delete job " + jobId + "?");
+    driver.findElement(By.id("delete-keep")).click();
+    wait.until(d -> !d.findElement(By.id("delete-dialog")).isDisplayed());
+    assertThat(fetch("/api/v1/test_inference/inference/jobs/" + jobId)).startsWith("200 ");
+    driver.findElement(By.id("delete-job")).click();
+    wait.until(d -> d.findElement(By.id("delete-dialog")).isDisplayed());
+    driver.findElement(By.id("delete-confirm")).click();
+    wait.until(textIs(By.id("job-error"), "Job " + jobId + " was deleted."));
+    assertThat(text("job-status")).isEqualTo("deleted");
+    assertThat(driver.findElement(By.id("results")).isDisplayed()).isFalse();
+    assertThat(driver.findElement(By.id("downloads")).isDisplayed()).isFalse();
+    wait.until(d -> d.findElements(By.cssSelector("#recent-jobs li[data-job-id='" + jobId + "']")).isEmpty());
+    assertThat(fetch("/api/v1/test_inference/inference/jobs/" + jobId)).startsWith("404 ");
+    // the answers that were meant to be refusals (the broken image, the deleted job) and nothing else
+    assertNoScriptErrors("/jobs/" + jobId + "/images/1 - Failed to load resource: the server responded with a "
+        + "status of 422", "/jobs/" + jobId + " - Failed to load resource: the server responded with a status of 404");
+  }
+
+  /** "status content-type bytes" of a GET made by the page itself (same origin, same credentials as its links). */
+  private static String fetch(String url) {
+    return (String) ((JavascriptExecutor) driver).executeAsyncScript(
+        "const done = arguments[arguments.length - 1];"
+            + "fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done(r.status + ' '"
+            + " + (r.headers.get('Content-Type') || '-').split(';')[0] + ' ' + b.byteLength)))"
+            + ".catch(e => done('error ' + e));", url);
   }
 
   @Test
@@ -322,6 +370,12 @@ class WebUiIT {
       assertThat(img.getAttribute("src")).contains("access_token=");
       assertThat(driver.findElements(By.cssSelector(".box-label")).stream().map(WebElement::getText).toList())
           .anyMatch(label -> label.startsWith("dog"));
+      // a download link alone gets 401 (no header, no token); clicked, it carries a fresh stream token and works
+      WebElement coco = driver.findElement(By.cssSelector("#download-links a[data-format='coco']"));
+      assertThat(fetch(coco.getAttribute("href"))).startsWith("401 ");
+      ((JavascriptExecutor) driver).executeScript("arguments[0].click()", coco);
+      wait.until(d -> coco.getAttribute("href").contains("access_token="));
+      assertThat(fetch(coco.getAttribute("href"))).startsWith("200 application/json");
     } finally {
       ((JavascriptExecutor) driver).executeScript("sessionStorage.clear()");
       keyed.close();
@@ -348,9 +402,10 @@ class WebUiIT {
     Files.write(out, driver.getScreenshotAs(OutputType.BYTES));
   }
 
-  private static void assertNoScriptErrors() {
+  private static void assertNoScriptErrors(String... expected) {
     List<String> severe = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
-        .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).map(LogEntry::getMessage).toList();
+        .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).map(LogEntry::getMessage)
+        .filter(m -> java.util.Arrays.stream(expected).noneMatch(m::contains)).toList();
     assertThat(severe).as("errors in the browser console").isEmpty();
   }
 }
