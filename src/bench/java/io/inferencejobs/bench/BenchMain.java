@@ -18,6 +18,7 @@ public final class BenchMain {
       case "bench-service" -> BenchServiceCommand.run(rest);
       case "bench-sse" -> BenchSseCommand.run(rest);
       case "bench-cluster" -> BenchClusterCommand.run(rest);
+      case "bench-export" -> BenchExportCommand.run(rest);
       case "help", "--help", "-h" -> usage(0);
       default -> {
         System.err.println("unknown benchmark: " + command);
@@ -34,6 +35,7 @@ public final class BenchMain {
           bench-service  the job service (started as a second process) under load
           bench-sse      SSE: concurrent streams and event delay at 1, 100, 10000 subscribers
           bench-cluster  a local cluster: 1 vs 2 worker processes, dispatch cost, failover time
+          bench-export   exporting a 100,000-result job as COCO, CSV and JSONL at -Xmx512m: time, heap, results/s
         """);
     return code;
   }

@@ -98,6 +98,23 @@ final class Http implements AutoCloseable {
         }));
   }
 
+  /** What a streamed download took: bytes, seconds to the last byte, status. */
+  record Download(int status, long bytes, double seconds) {
+  }
+
+  /** GETs {@code path} and counts the body's bytes as they arrive, holding none of them. */
+  Future<Download> download(String path, Consumer<Long> progress) {
+    long t0 = System.nanoTime();
+    return client.request(HttpMethod.GET, path).compose(req -> req.send().compose(resp -> {
+      long[] n = {0};
+      resp.handler(b -> {
+        n[0] += b.length();
+        progress.accept(n[0]);
+      });
+      return resp.end().map(v -> new Download(resp.statusCode(), n[0], (System.nanoTime() - t0) / 1e9));
+    }));
+  }
+
   static Path sampleImagesDir() {
     for (String candidate : List.of("src/test/resources/images", "../shared/images", "shared/images")) {
       Path p = Path.of(candidate);

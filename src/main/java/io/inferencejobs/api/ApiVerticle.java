@@ -236,13 +236,27 @@ public final class ApiVerticle extends VerticleBase {
   /** Validates the request against the operation in the contract, as the router builder would. */
   private static Handler<RoutingContext> validate(RequestValidator validator, RequestExtractor extractor,
                                                   Operation operation) {
-    return ctx -> extractor.extractValidatableRequest(ctx, operation)
+    return ctx -> extract(extractor, ctx, operation)
         .compose(request -> validator.validate(request, operation.getOperationId()))
         .onSuccess(validated -> {
           ctx.put(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST, validated);
           ctx.next();
         })
         .onFailure(e -> ctx.fail(e instanceof ValidatorException ? new HttpException(400, e.getMessage(), e) : e));
+  }
+
+  /**
+   * The request's parameters and body as the validator reads them. The extractor throws (instead of failing its
+   * future) on a query value that is not valid percent-encoding, such as {@code %ȡ}: that is the client's error.
+   */
+  private static Future<io.vertx.openapi.validation.ValidatableRequest> extract(RequestExtractor extractor,
+                                                                                RoutingContext ctx,
+                                                                                Operation operation) {
+    try {
+      return extractor.extractValidatableRequest(ctx, operation);
+    } catch (ValidatorException | IllegalArgumentException e) {
+      return Future.failedFuture(ApiError.badRequest("query", "a query value cannot be decoded: " + e.getMessage()));
+    }
   }
 
   /** The caller's tenant's token bucket, shared across the cluster; callers without a key have none. */
@@ -398,7 +412,25 @@ public final class ApiVerticle extends VerticleBase {
             + "'.' or '..' segments, percent-escapes or trailing '/')", List.of(), null));
         return;
       }
+      String query = ctx.request().query();
+      if (query != null && !validEscapes(query)) {
+        // read before anything parses the query: every reader of it (key check, validator) would throw otherwise
+        ErrorHandler.send(ctx, ApiError.badRequest("query", "the query string is not valid percent-encoding: each "
+            + "'%' must be followed by two hex digits"));
+        return;
+      }
       ctx.next();
+    }
+
+    static boolean validEscapes(String s) {
+      for (int i = s.indexOf('%'); i >= 0; i = s.indexOf('%', i + 1)) {
+        if (i + 2 >= s.length() || Character.digit(s.charAt(i + 1), 16) < 0
+            || Character.digit(s.charAt(i + 2), 16) < 0) {
+          return false;
+        }
+        i += 2;
+      }
+      return true;
     }
   }
 

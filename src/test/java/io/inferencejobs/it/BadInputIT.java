@@ -69,6 +69,14 @@ class BadInputIT extends SharedServiceIT {
   }
 
   @Test
+  void aQueryThatIsNotValidPercentEncodingIs400NotA500() {
+    for (String query : List.of("cursor=%zz", "limit=1&cursor=a%", "cursor=l%C8%A1%2")) {
+      assertError(api.get(INF + "/jobs?" + query), 400, "query");
+    }
+    assertError(api.get(INF + "/jobs/1/export?format=%q1"), 400, "query");
+  }
+
+  @Test
   void unknownTrainingJob() {
     assertError(api.post(INF + "/jobs", valid().put("training_job_id", 424242)), 404, "training_job_id");
     assertError(api.upload(424242, List.of(Map.entry("dog.jpg", IMAGES.resolve("dog.jpg")))), 404,

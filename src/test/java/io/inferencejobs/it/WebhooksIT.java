@@ -82,12 +82,15 @@ class WebhooksIT {
     final List<Received> received = new ArrayList<>();
     final Map<String, Integer> tries = new HashMap<>();
     final Map<String, Integer> accepted = new HashMap<>();
+    /** Whether a path ending in /later accepts deliveries yet. */
+    volatile boolean laterOpen;
     private final List<Map.Entry<Predicate<List<Received>>, Promise<Void>>> waiters = new ArrayList<>();
 
     synchronized int answer(Received r) {
       received.add(r);
       int n = tries.merge(r.id(), 1, Integer::sum);
-      int status = r.path().endsWith("/flaky") && n <= 2 ? 500 : r.path().endsWith("/down") ? 503 : 204;
+      int status = r.path().endsWith("/flaky") && n <= 2 ? 500 : r.path().endsWith("/down") ? 503
+          : r.path().endsWith("/later") && !laterOpen ? 503 : 204;
       if (status < 300) {
         accepted.merge(r.id(), 1, Integer::sum);
       }
@@ -130,6 +133,56 @@ class WebhooksIT {
   static void putDog() throws Exception {
     Api.await(node.storage().putBytes(new S3Uri(node.storage().bucket(), "webhooks-it/dog.jpg"),
         java.nio.file.Files.readAllBytes(JobFlowIT.IMAGES.resolve("dog.jpg")), "image/jpeg"));
+  }
+
+  @Test
+  void aDeliveryPendingWhenTheNodeStopsIsSentByTheRestartedNodeWithTheSameId() throws Exception {
+    putDog();
+    Map<String, String> env = TestService.settings("webhooks-restart");
+    env.put("WEBHOOK_ALLOWED_HOSTS", "127.0.0.1");
+    env.put("WEBHOOK_RETRY_BASE_MS", "300");
+    env.put("WEBHOOK_RETRY_MAX_MS", "600");
+    env.put("WEBHOOK_MAX_ATTEMPTS", "50");
+    env.put("DELIVERY_POLL_MS", "100");
+    Node first = TestService.start(env);
+    long id;
+    String deliveryId;
+    String body;
+    try (Api a = new Api(first.httpPort())) {
+      Api.await(first.storage().putBytes(new S3Uri(first.storage().bucket(), "webhooks-it/dog.jpg"),
+          java.nio.file.Files.readAllBytes(JobFlowIT.IMAGES.resolve("dog.jpg")), "image/jpeg"));
+      JsonObject request = Api.jobRequest(new JsonObject().put("image_uris", new JsonArray()
+          .add("s3://" + first.storage().bucket() + "/webhooks-it/dog.jpg")));
+      request.put("webhook", new JsonObject().put("url", url("/hooks/later")).put("secret", SECRET));
+      id = a.createJob(request);
+      a.awaitTerminal(id);
+      // the receiver is down: at least one try was refused
+      Api.await(receiver.until(all -> all.stream().anyMatch(r -> r.path().equals("/hooks/later")
+          && r.json().getJsonObject("data").getLong("job_id") == id)));
+      Received refused = receiver.at("/hooks/later").stream()
+          .filter(r -> r.json().getJsonObject("data").getLong("job_id") == id).findFirst().orElseThrow();
+      deliveryId = refused.id();
+      body = refused.body();
+    } finally {
+      Api.await(first.closeAsync());
+    }
+    // the receiver comes back while the node is down; the restarted node (same database) sends the same delivery
+    receiver.laterOpen = true;
+    Node again = TestService.start(env);
+    try (Api a = new Api(again.httpPort())) {
+      Api.await(receiver.until(all -> receiver.accepted.containsKey(deliveryId)));
+      List<Received> tries = receiver.at("/hooks/later").stream().filter(r -> r.id().equals(deliveryId)).toList();
+      assertThat(tries.size()).isGreaterThanOrEqualTo(2);
+      assertThat(tries.stream().map(Received::body).distinct()).containsExactly(body);
+      assertThat(receiver.accepted.get(deliveryId)).isEqualTo(1);
+      JsonObject d = a.get(INF + "/jobs/" + id + "/webhook-deliveries").bodyAsJsonObject().getJsonArray("deliveries")
+          .stream().map(o -> (JsonObject) o).filter(x -> x.getString("id").equals(deliveryId)).findFirst()
+          .orElseThrow();
+      assertThat(d.getString("state")).isEqualTo("delivered");
+      assertThat(d.getInteger("attempts")).isEqualTo(tries.size());
+    } finally {
+      Api.await(again.closeAsync());
+    }
   }
 
   @Test
