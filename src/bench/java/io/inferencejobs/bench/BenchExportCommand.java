@@ -82,8 +82,13 @@ public final class BenchExportCommand {
       String uri = Http.await(http.upload(1, List.of(dog))).body().getJsonArray("uploaded_files").getJsonObject(0)
           .getString("s3_uri");
       JsonObject body = new JsonObject().put("training_job_id", 1).put("checkpoint_path", "pretrained")
-          .put("input_data", new JsonObject().put("image_uris", new JsonArray().add(uri)));
-      long job = Http.await(http.json(HttpMethod.POST, Http.INF + "/jobs", body)).body().getLong("id");
+          .put("inference_type", "batch").put("input_data", new JsonObject().put("image_uris", new JsonArray()
+              .add(uri)));
+      Http.Reply created = Http.await(http.json(HttpMethod.POST, Http.INF + "/jobs", body));
+      if (created.status() != 201) {
+        throw new IllegalStateException("job creation answered " + created.status() + " " + created.body());
+      }
+      long job = created.body().getLong("id");
       long t0 = System.nanoTime();
       seed(db, job, uri, n, perImage);
       System.out.printf("seeded job %d: %,d results, %,d predictions in %.1f s%n", job, n, (long) n * perImage,

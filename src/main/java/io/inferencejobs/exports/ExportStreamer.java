@@ -56,8 +56,18 @@ public final class ExportStreamer {
           ? pass(pass + 1) : write(writer.end()));
     }
 
+    /**
+     * Reads and writes the pages of one pass, one after the other. A loop over a promise, not a chain of composed
+     * futures: a chain would keep every page's mapper (and what it captured) reachable until the last page is out.
+     */
     private Future<Void> page(int pass, int after) {
-      return pages.after(after, PAGE).compose(list -> {
+      Promise<Void> done = Promise.promise();
+      next(pass, after, done);
+      return done.future();
+    }
+
+    private void next(int pass, int after, Promise<Void> done) {
+      pages.after(after, PAGE).compose(list -> {
         Buffer[] chunk = {Buffer.buffer()};
         Future<Void> written = Future.succeededFuture();
         for (ExportedImage image : list) {
@@ -75,8 +85,17 @@ public final class ExportStreamer {
             return write(full);
           });
         }
-        Future<Void> done = written.compose(v -> write(chunk[0]));
-        return list.size() < PAGE ? done : done.compose(v -> page(pass, list.get(list.size() - 1).index()));
+        int last = list.isEmpty() ? after : list.get(list.size() - 1).index();
+        boolean more = list.size() == PAGE;
+        return written.compose(v -> write(chunk[0])).map(v -> more ? last : null);
+      }).onComplete(ar -> {
+        if (ar.failed()) {
+          done.fail(ar.cause());
+        } else if (ar.result() == null) {
+          done.complete();
+        } else {
+          next(pass, ar.result(), done);
+        }
       });
     }
 
