@@ -4,6 +4,7 @@ import io.inferencejobs.jobs.CheckpointFormat;
 
 import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.bus.CheckpointInfo;
+import io.inferencejobs.jobs.TaskTypes;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.Digests;
 import io.vertx.core.Future;
@@ -73,13 +74,28 @@ final class CheckpointHandler {
     Path spool = UploadHandler.spoolDir(api).resolve(UUID.randomUUID() + ".onnx");
     ctx.addEndHandler(ar -> vertx.fileSystem().delete(spool.toString()).recover(e -> Future.succeededFuture()));
     S3Uri target = new S3Uri(api.storage().bucket(), "checkpoints/" + trainingJobId + "/" + name + ".onnx");
+    String[] taskType = new String[1];
     rateLimit.apply(Caller.of(ctx))
         .compose(v -> api.trainingJobs().get(trainingJobId))
-        .compose(tj -> tj.isPresent() ? Future.<Void>succeededFuture() : Future.failedFuture(ApiError.notFound(
-            "training_job_id", "training job " + trainingJobId + " does not exist")))
+        .compose(tj -> {
+          if (tj.isEmpty()) {
+            return Future.<Void>failedFuture(ApiError.notFound("training_job_id", "training job " + trainingJobId
+                + " does not exist"));
+          }
+          taskType[0] = tj.get().taskType();
+          return Future.<Void>succeededFuture();
+        })
         .compose(v -> spool(ctx, spool, max))
         .compose(file -> api.storage().putFile(target, file.file(), "application/octet-stream")
             .compose(stored -> inspect(target))
+            .compose(info -> {
+              // a checkpoint of another task would give the training job's users results they do not expect
+              String modelTask = TaskTypes.ofModelTask(info.task());
+              return taskType[0] == null || taskType[0].equals(modelTask) ? Future.succeededFuture(info)
+                  : Future.failedFuture(ApiError.unprocessable("checkpoint_path", "the model is a " + modelTask
+                      + " model (" + info.layout() + " layout) but training job " + trainingJobId + " is "
+                      + taskType[0] + "; register it under a " + modelTask + " training job"));
+            })
             .recover(err -> api.storage().delete(target.bucket(), List.of(target.key()))
                 .transform(x -> Future.failedFuture(err)))
             .compose(info -> {

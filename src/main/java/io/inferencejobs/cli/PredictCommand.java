@@ -192,6 +192,19 @@ public final class PredictCommand {
       box.put("y1", round(d.bbox().y1(), 1));
       box.put("x2", round(d.bbox().x2(), 1));
       box.put("y2", round(d.bbox().y2(), 1));
+      if (d.mask() != null) {
+        ObjectNode mask = det.putObject("mask");
+        mask.putArray("size").add(d.mask().height()).add(d.mask().width());
+        mask.put("counts", d.mask().counts());
+        det.put("area", d.mask().area());
+      }
+      if (d.keypoints() != null) {
+        ArrayNode kps = det.putArray("keypoints");
+        for (io.inferencejobs.inference.Keypoint k : d.keypoints()) {
+          kps.addObject().put("name", k.name()).put("x", round(k.x(), 1)).put("y", round(k.y(), 1))
+              .put("score", round(k.score(), 3));
+        }
+      }
     }
     return o;
   }

@@ -15,6 +15,15 @@ final class Decoders {
 
   /** Decodes one image and applies NMS (or, for NMS-free layouts, sorting) and the detection limit. */
   static List<Candidate> decode(OutputLayout layout, FloatBuffer out, int image, long[] shape, DetectionParams p) {
+    return decode(layout, out, image, shape, p, 0);
+  }
+
+  /**
+   * As above; {@code extraRows} are the rows after the class scores that are not classes (mask coefficients,
+   * keypoints), read later for the kept boxes.
+   */
+  static List<Candidate> decode(OutputLayout layout, FloatBuffer out, int image, long[] shape, DetectionParams p,
+                                int extraRows) {
     int d1 = (int) shape[1];
     int d2 = shape.length > 2 ? (int) shape[2] : 1;
     int offset = image * d1 * d2;
@@ -23,6 +32,8 @@ final class Decoders {
       case YOLOV5 -> Nms.run(yolov5(out, offset, d1, d2, p), p.iouThreshold(), p.agnosticNms(), p.maxDetections());
       case END2END -> top(end2end(out, offset, d1, d2, p), p.maxDetections());
       case CLASSIFICATION -> top(classification(out, offset, d1, p), p.maxDetections());
+      case SEGMENT, POSE -> Nms.run(yolov8(out, offset, d1 - extraRows, d2, p), p.iouThreshold(), p.agnosticNms(),
+          p.maxDetections());
     };
   }
 

@@ -59,9 +59,14 @@ public final class InferenceEngine implements AutoCloseable {
   private final ConcurrentLinkedQueue<float[]> spareTensors = new ConcurrentLinkedQueue<>();
   private final AtomicInteger spareCount = new AtomicInteger();
   private volatile OutputLayout layout;
+  /** The prototypes output of a segment model, else null. */
+  private final String protoOutput;
+  /** Segment: {0, mask coefficients}; pose: {keypoints, values per keypoint}; else null. */
+  private final int[] extra;
+  private final List<String> keypointNames;
 
   private InferenceEngine(OrtEnvironment env, OrtSession session, ModelDescriptor descriptor, String provider,
-                          EngineOptions options, int fixedBatch) {
+                          EngineOptions options, int fixedBatch, String protoOutput, int[] extra) {
     this.env = env;
     this.session = session;
     this.descriptor = descriptor;
@@ -73,7 +78,10 @@ public final class InferenceEngine implements AutoCloseable {
     this.nchw = descriptor.inputLayout() == InputLayout.NCHW;
     this.bgr = "BGR".equalsIgnoreCase(descriptor.channelOrder());
     this.layout = descriptor.outputLayout();
-    this.outputs = Set.of(descriptor.outputName());
+    this.protoOutput = protoOutput;
+    this.extra = extra;
+    this.outputs = protoOutput == null ? Set.of(descriptor.outputName()) : Set.of(descriptor.outputName(), protoOutput);
+    this.keypointNames = extra == null ? List.of() : Keypoints.names(extra[0]);
     float scale = descriptor.pixelRange() / 255f;
     for (int c = 0; c < 3; c++) {
       float mean = descriptor.mean() == null ? 0f : descriptor.mean()[c];
@@ -126,7 +134,7 @@ public final class InferenceEngine implements AutoCloseable {
     try {
       ModelInspector.Resolved resolved = ModelInspector.resolve(opened.session(), explicit);
       InferenceEngine engine = new InferenceEngine(env, opened.session(), resolved.descriptor(), opened.provider(),
-          opts, resolved.fixedBatch());
+          opts, resolved.fixedBatch(), resolved.protoOutput(), resolved.keypoints());
       LOG.info("Execution provider {}: {} input {} {}x{} {}, output {} ({}), batch {}", opened.provider(),
           resolved.descriptor().task(), resolved.descriptor().inputName(), resolved.descriptor().inputWidth(),
           resolved.descriptor().inputHeight(), resolved.descriptor().inputLayout(),
@@ -281,18 +289,33 @@ public final class InferenceEngine implements AutoCloseable {
            OrtSession.Result result = session.run(Map.of(descriptor.inputName(), tensor), outputs)) {
         long t1 = System.nanoTime();
         double inferenceMs = (t1 - t0) / 1e6 / count;
-        OnnxValue value = result.get(0);
+        OnnxValue value = result.get(descriptor.outputName()).orElseThrow();
+        FloatBuffer protos = null;
+        long[] protoShape = null;
+        if (protoOutput != null) {
+          if (!(result.get(protoOutput).orElseThrow() instanceof OnnxTensor pt)
+              || pt.getInfo().type != OnnxJavaType.FLOAT) {
+            throw new ModelException("Output '" + protoOutput + "' (the mask prototypes) is not a float32 tensor.");
+          }
+          protos = pt.getFloatBuffer();
+          protoShape = pt.getInfo().getShape();
+        }
         if (!(value instanceof OnnxTensor out) || out.getInfo().type != OnnxJavaType.FLOAT) {
           throw new ModelException("Output '" + descriptor.outputName() + "' is not a float32 tensor ("
               + value.getInfo() + ").");
         }
         long[] outShape = out.getInfo().getShape();
         OutputLayout l = layoutFor(outShape);
+        if ((l == OutputLayout.SEGMENT && protoOutput == null) || (l == OutputLayout.POSE && extra == null)) {
+          throw new ModelException("A " + l.id() + " model needs its output's row count known at load (found "
+              + OutputLayout.describe(outShape) + " only when run); name the layout in a descriptor.");
+        }
         FloatBuffer data = out.getFloatBuffer();
         List<ImageResult> results = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
           long p0 = System.nanoTime();
-          List<Detection> detections = detections(l, data, i, outShape, p, images.get(i).geometry());
+          List<Detection> detections = detections(l, data, i, outShape, p, images.get(i).geometry(), protos,
+              protoShape);
           double postMs = (System.nanoTime() - p0) / 1e6;
           PreparedImage image = images.get(i);
           results.add(new ImageResult(image.width(), image.height(), detections, image.decodeMs(),
@@ -320,18 +343,44 @@ public final class InferenceEngine implements AutoCloseable {
   }
 
   private List<Detection> detections(OutputLayout l, FloatBuffer data, int image, long[] shape, DetectionParams p,
-                                     ImageGeometry g) {
-    List<Candidate> found = Decoders.decode(l, data, image, shape, p);
+                                     ImageGeometry g, FloatBuffer protos, long[] protoShape) {
+    int extraRows = l == OutputLayout.SEGMENT ? extra[1] : l == OutputLayout.POSE ? extra[0] * extra[1] : 0;
+    List<Candidate> found = Decoders.decode(l, data, image, shape, p, extraRows);
     if (found.isEmpty()) {
       return Collections.emptyList();
     }
     List<String> names = descriptor.classNames();
+    int rows = (int) shape[1];
+    int anchors = shape.length > 2 ? (int) shape[2] : 1;
+    int offset = image * rows * anchors;
+    int firstExtra = rows - extraRows;
     List<Detection> detections = new ArrayList<>(found.size());
     for (Candidate c : found) {
       String name = c.classId() < names.size() ? names.get(c.classId()) : "class_" + c.classId();
       BBox box = l == OutputLayout.CLASSIFICATION ? new BBox(0, 0, g.srcWidth(), g.srcHeight())
           : g.toSource(c.x1(), c.y1(), c.x2(), c.y2());
-      detections.add(new Detection(c.classId(), name, c.score(), box));
+      Mask mask = null;
+      List<Keypoint> keypoints = null;
+      if (l == OutputLayout.SEGMENT) {
+        int nm = (int) protoShape[1];
+        float[] coef = new float[nm];
+        for (int k = 0; k < nm; k++) {
+          coef[k] = data.get(offset + (firstExtra + k) * anchors + c.index());
+        }
+        int ph = (int) protoShape[2];
+        int pw = (int) protoShape[3];
+        mask = Masks.mask(protos, image * nm * ph * pw, nm, ph, pw, coef, box, g);
+      } else if (l == OutputLayout.POSE) {
+        keypoints = new ArrayList<>(extra[0]);
+        for (int k = 0; k < extra[0]; k++) {
+          int row = firstExtra + k * extra[1];
+          float x = data.get(offset + row * anchors + c.index());
+          float y = data.get(offset + (row + 1) * anchors + c.index());
+          float score = extra[1] == 3 ? data.get(offset + (row + 2) * anchors + c.index()) : 1f;
+          keypoints.add(new Keypoint(keypointNames.get(k), g.toSourceX(x), g.toSourceY(y), score));
+        }
+      }
+      detections.add(new Detection(c.classId(), name, c.score(), box, mask, keypoints));
     }
     return detections;
   }

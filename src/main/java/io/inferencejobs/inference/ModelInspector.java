@@ -16,7 +16,11 @@ final class ModelInspector {
   static final int DEFAULT_SIZE = 640;
   static final int DEFAULT_PAD = 114;
 
-  record Resolved(ModelDescriptor descriptor, int fixedBatch) {
+  /**
+   * @param protoOutput the prototypes output of a segment model (else null)
+   * @param keypoints   keypoints per pose and values per keypoint (2 or 3) of a pose model (else null)
+   */
+  record Resolved(ModelDescriptor descriptor, int fixedBatch, String protoOutput, int[] keypoints) {
   }
 
   private ModelInspector() {
@@ -158,7 +162,64 @@ final class ModelInspector {
       fullNames.add("class_" + i);
     }
     if (task == null) {
-      task = outLayout == OutputLayout.CLASSIFICATION ? "classify" : "detect";
+      task = outLayout == OutputLayout.CLASSIFICATION ? "classify" : outLayout == OutputLayout.SEGMENT ? "segment"
+          : outLayout == OutputLayout.POSE ? "pose" : "detect";
+    }
+
+    // Segment and pose: the prototypes output, the keypoint shape, and what is left for the classes
+    String protoOutput = null;
+    int[] kpt = null;
+    if (outLayout == OutputLayout.SEGMENT) {
+      for (Map.Entry<String, NodeInfo> e : outputs.entrySet()) {
+        long[] s = shapeOf(e.getValue());
+        if (!e.getKey().equals(outputName) && s != null && s.length == 4) {
+          protoOutput = e.getKey();
+        }
+      }
+      if (protoOutput == null) {
+        throw new ModelException("The segmentation model has no prototype output [N,nm,H,W] beside '" + outputName
+            + "'; found " + shapes(outputs) + ". A YOLOv8-seg export has output0 [N,4+nc+nm,A] and output1 "
+            + "[N,nm,H/4,W/4].");
+      }
+      long[] ps = shapeOf(outputs.get(protoOutput));
+      int extra = (int) ps[1];
+      if (known(outShape) && outShape[1] - 4 - extra < 1) {
+        throw new ModelException("Output '" + outputName + "' has shape " + OutputLayout.describe(outShape)
+            + " but the prototypes " + OutputLayout.describe(ps) + " need " + extra + " mask coefficients after "
+            + "the box: no row is left for a class.");
+      }
+      modelClasses = known(outShape) ? (int) outShape[1] - 4 - extra : 0;
+      kpt = new int[] {0, extra};
+    } else if (outLayout == OutputLayout.POSE) {
+      if (meta.containsKey("kpt_shape")) {
+        try {
+          kpt = PythonLiteral.imageSize(meta.get("kpt_shape"));
+        } catch (IllegalArgumentException e) {
+          throw new ModelException("Model metadata 'kpt_shape' cannot be read: " + e.getMessage(), e);
+        }
+      } else if (nc > 0 && known(outShape)) {
+        long rest = outShape[1] - 4 - nc;
+        kpt = rest % 3 == 0 ? new int[] {(int) rest / 3, 3} : new int[] {(int) rest / 2, 2};
+      } else {
+        throw new ModelException("The pose model gives no 'kpt_shape' in its metadata and no class names: the "
+            + "keypoint count cannot be told from " + OutputLayout.describe(outShape) + ".");
+      }
+      if (kpt[1] != 2 && kpt[1] != 3) {
+        throw new ModelException("Model metadata 'kpt_shape' is [" + kpt[0] + ", " + kpt[1] + "]; each keypoint "
+            + "must have 2 (x, y) or 3 (x, y, score) values.");
+      }
+      if (known(outShape)) {
+        long classes = outShape[1] - 4 - (long) kpt[0] * kpt[1];
+        if (classes < 1 || (nc > 0 && classes != nc)) {
+          throw new ModelException("The pose model's output '" + outputName + "' has " + outShape[1] + " rows, "
+              + "which does not fit 4 box rows + " + (nc > 0 ? nc : "at least 1") + " class rows + kpt_shape ["
+              + kpt[0] + ", " + kpt[1] + "] = " + (4 + Math.max(nc, 1) + kpt[0] * kpt[1]) + " rows.");
+        }
+        modelClasses = (int) classes;
+      }
+    }
+    for (int i = fullNames.size(); i < modelClasses; i++) {
+      fullNames.add("class_" + i);
     }
 
     ModelDescriptor d = new ModelDescriptor(inputName, layout, width, height,
@@ -168,7 +229,8 @@ final class ModelInspector {
         explicit.resize() != null ? explicit.resize() : ResizeMode.LETTERBOX,
         explicit.padValue() != null ? explicit.padValue() : DEFAULT_PAD,
         fullNames, outputName, outLayout, task, fixedBatch == 0);
-    return new Resolved(d, fixedBatch);
+    return new Resolved(d, fixedBatch, protoOutput,
+        outLayout == OutputLayout.POSE || outLayout == OutputLayout.SEGMENT ? kpt : null);
   }
 
   static String unsupported(String outputName, long[] shape) {
@@ -214,6 +276,7 @@ final class ModelInspector {
       case YOLOV5 -> s.length == 3 && s[2] > 5;
       case END2END -> s.length == 3 && s[2] >= 6;
       case CLASSIFICATION -> s.length == 2 && s[1] > 0;
+      case SEGMENT, POSE -> s.length == 3 && s[1] > 4;
     };
   }
 
@@ -226,6 +289,7 @@ final class ModelInspector {
       case YOLOV5 -> (int) s[2] - 5;
       case END2END -> 0;
       case CLASSIFICATION -> (int) s[1];
+      case SEGMENT, POSE -> 0; // set from the prototypes or the keypoint shape
     };
   }
 

@@ -12,9 +12,17 @@ public enum OutputLayout {
   /** End-to-end (NMS-free, YOLOv10/YOLO26 style): [N, K, 6], x1, y1, x2, y2, score, class. */
   END2END,
   /** Classification: [N, nc] probabilities or logits. */
-  CLASSIFICATION;
+  CLASSIFICATION,
+  /**
+   * Ultralytics YOLOv8/11 segment export: [N, 4+nc+nm, A] (box, class scores, nm mask coefficients) with the
+   * prototypes [N, nm, H/4, W/4] as a second output; needs NMS.
+   */
+  SEGMENT,
+  /** Ultralytics YOLOv8/11 pose export: [N, 4+nc+K*D, A] (box, class scores, K keypoints of x, y[, score]). */
+  POSE;
 
-  static final String SUPPORTED = "yolov8 [N,4+nc,A], yolov5 [N,A,5+nc], end2end [N,K,6], classification [N,nc]";
+  static final String SUPPORTED = "yolov8 [N,4+nc,A], yolov5 [N,A,5+nc], end2end [N,K,6], classification [N,nc], "
+      + "segment [N,4+nc+nm,A] with prototypes [N,nm,H,W], pose [N,4+nc+K*D,A]";
 
   public String id() {
     return name().toLowerCase(Locale.ROOT);
@@ -27,6 +35,8 @@ public enum OutputLayout {
       case "yolov5" -> YOLOV5;
       case "end2end", "e2e", "nmsfree" -> END2END;
       case "classification", "classify" -> CLASSIFICATION;
+      case "segment", "segmentation", "yolov8seg" -> SEGMENT;
+      case "pose", "yolov8pose" -> POSE;
       default -> throw new IllegalArgumentException("unknown output layout '" + text + "'; supported: " + SUPPORTED);
     };
   }
@@ -44,6 +54,12 @@ public enum OutputLayout {
     if (shape.length == 2) {
       boolean fits = numClasses < 0 || shape[1] == numClasses;
       return fits && shape[1] > 0 && (task == null || task.equals("classify")) ? CLASSIFICATION : null;
+    }
+    if (shape.length == 3 && "segment".equals(task)) {
+      return shape[1] > 4 && shape[2] > 0 ? SEGMENT : null;
+    }
+    if (shape.length == 3 && "pose".equals(task)) {
+      return shape[1] > 4 && shape[2] > 0 ? POSE : null;
     }
     if (shape.length != 3 || (task != null && !task.equals("detect"))) {
       return null;

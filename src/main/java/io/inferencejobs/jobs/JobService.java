@@ -94,11 +94,18 @@ public final class JobService {
                   "'single' takes exactly one image; the image source has " + images.size()));
             }
             NewJob job = new NewJob(trainingJobId, request.checkpointPath(), checkpoint.result().toString(),
-                request.inferenceType(), tj.taskType(), InferenceSettings.withDefaults(input),
+                request.inferenceType(), taskType(tj, request.checkpointPath()), InferenceSettings.withDefaults(input),
                 request.idempotencyKey(), request.requestHash(), who.keyName(), who.tenant(), webhook, output);
             return jobs.create(job, images, config.worker().chunkSize(), config.limits().maxActiveJobsPerTenant());
           });
         }));
+  }
+
+  /** The task of the model a job runs: what a worker found in a registered checkpoint, else the training job's. */
+  static String taskType(TrainingJob tj, String checkpointPath) {
+    JsonObject info = tj.checkpointInfo() == null ? null : tj.checkpointInfo().getJsonObject(checkpointPath);
+    String fromModel = info == null ? null : TaskTypes.ofModelTask(info.getString("task"));
+    return fromModel != null ? fromModel : tj.taskType();
   }
 
   /** The webhook as stored ({url, secret, events}), its secret and URL checked; null when the job has none. */

@@ -3,6 +3,7 @@ package io.inferencejobs.worker;
 import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.inference.BBox;
 import io.inferencejobs.inference.Detection;
+import io.inferencejobs.inference.Keypoint;
 import io.inferencejobs.inference.DetectionParams;
 import io.inferencejobs.inference.DeviceProbe;
 import io.inferencejobs.inference.EngineOptions;
@@ -473,12 +474,26 @@ public final class WorkerVerticle extends VerticleBase {
     JsonArray out = new JsonArray();
     for (Detection d : detections) {
       BBox b = d.bbox();
-      out.add(new JsonObject()
+      JsonObject p = new JsonObject()
           .put("class_id", d.classId())
           .put("class_name", d.className())
           .put("confidence", round(d.confidence(), 4))
           .put("bbox", new JsonObject().put("x1", round(b.x1(), 2)).put("y1", round(b.y1(), 2))
-              .put("x2", round(b.x2(), 2)).put("y2", round(b.y2(), 2))));
+              .put("x2", round(b.x2(), 2)).put("y2", round(b.y2(), 2)));
+      if (d.mask() != null) {
+        // COCO RLE, as pycocotools reads it: {"size": [height, width], "counts": "..."}
+        p.put("mask", new JsonObject().put("size", new JsonArray().add(d.mask().height()).add(d.mask().width()))
+            .put("counts", d.mask().counts())).put("area", d.mask().area());
+      }
+      if (d.keypoints() != null) {
+        JsonArray kps = new JsonArray();
+        for (Keypoint k : d.keypoints()) {
+          kps.add(new JsonObject().put("name", k.name()).put("x", round(k.x(), 2)).put("y", round(k.y(), 2))
+              .put("score", round(k.score(), 4)));
+        }
+        p.put("keypoints", kps);
+      }
+      out.add(p);
     }
     return out;
   }

@@ -1,0 +1,110 @@
+package io.inferencejobs.it;
+
+import io.inferencejobs.inference.Rle;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.inferencejobs.it.BadInputIT.assertError;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * Segmentation and pose models reach the service as a user's would (PUT under a training job of their task), and a job
+ * of each runs through the whole service: upload, job, its event stream, results with masks and keypoints.
+ */
+class SegPoseIT extends SharedServiceIT {
+  static final Path MODELS = Path.of("src/test/resources/models");
+
+  static long trainingJob(String taskType) {
+    HttpResponse<Buffer> r = api.post("/api/v1/training_jobs", new JsonObject()
+        .put("name", taskType + "-" + UUID.randomUUID()).put("task_type", taskType));
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
+    return r.bodyAsJsonObject().getLong("id");
+  }
+
+  static HttpResponse<Buffer> put(long tj, String name, Path model) throws Exception {
+    return api.request(HttpMethod.PUT, "/api/v1/training_jobs/" + tj + "/checkpoints/" + name,
+        Map.of("Content-Type", "application/octet-stream"), Buffer.buffer(Files.readAllBytes(model)));
+  }
+
+  static List<JsonObject> run(long tj, String taskType) {
+    String session = api.upload(tj, List.of(Map.entry("person.jpg", JobFlowIT.IMAGES.resolve("person.jpg")),
+            Map.entry("horses.jpg", JobFlowIT.IMAGES.resolve("horses.jpg"))))
+        .bodyAsJsonObject().getString("inference_session_id");
+    long id = api.createJob(new JsonObject().put("training_job_id", tj).put("checkpoint_path", "best")
+        .put("inference_type", "batch").put("input_data", new JsonObject().put("inference_session_id", session)
+            .put("iou_threshold", 0.7).put("agnostic_nms", true)));
+    JsonObject done = api.awaitTerminal(id);
+    assertThat(done.getString("status")).isEqualTo("completed");
+    // the job's task is the model's
+    assertThat(done.getString("task_type")).isEqualTo(taskType);
+    return api.allResults(id);
+  }
+
+  @Test
+  void aSegmentationModelGivesMasksThatDecodeToTheirArea() throws Exception {
+    long tj = trainingJob("segmentation");
+    HttpResponse<Buffer> r = put(tj, "best", MODELS.resolve("person_seg_yolov8seg_640.onnx"));
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
+    assertThat(r.bodyAsJsonObject().getString("task")).isEqualTo("segment");
+    assertThat(r.bodyAsJsonObject().getString("layout")).isEqualTo("segment");
+    // a pose model is not a segmentation checkpoint: 422 naming checkpoint_path, and nothing is registered
+    assertError(put(tj, "pose", MODELS.resolve("movenet_multipose_yolov8pose_640.onnx")), 422, "checkpoint_path");
+    assertThat(api.get("/api/v1/training_jobs/" + tj).bodyAsJsonObject().getJsonObject("checkpoints").fieldNames())
+        .containsExactly("best");
+
+    List<JsonObject> results = run(tj, "segmentation");
+    JsonObject person = results.get(0);
+    JsonArray predictions = person.getJsonArray("predictions");
+    assertThat(predictions).hasSize(1);
+    JsonObject p = predictions.getJsonObject(0);
+    assertThat(p.getString("class_name")).isEqualTo("person");
+    assertThat(p.getDouble("confidence")).isCloseTo(0.7561, within(0.01));
+    JsonObject mask = p.getJsonObject("mask");
+    assertThat(mask.getJsonArray("size")).containsExactly(person.getInteger("height"), person.getInteger("width"));
+    assertThat((double) p.getLong("area")).isCloseTo(14_184, within(14_184 * 0.05));
+    boolean[] pixels = Rle.decode(mask.getString("counts"), person.getInteger("height"), person.getInteger("width"));
+    long area = 0;
+    for (boolean b : pixels) {
+      area += b ? 1 : 0;
+    }
+    assertThat(area).isEqualTo(p.getLong("area"));
+    assertThat(p.containsKey("keypoints")).isFalse();
+    assertThat(results.get(1).getJsonArray("predictions")).isEmpty();
+  }
+
+  @Test
+  void aPoseModelGivesNamedKeypoints() throws Exception {
+    long tj = trainingJob("pose");
+    HttpResponse<Buffer> r = put(tj, "best", MODELS.resolve("movenet_multipose_yolov8pose_640.onnx"));
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
+    assertThat(r.bodyAsJsonObject().getString("task")).isEqualTo("pose");
+
+    List<JsonObject> results = run(tj, "pose");
+    JsonArray predictions = results.get(0).getJsonArray("predictions");
+    assertThat(predictions).hasSize(1);
+    JsonObject p = predictions.getJsonObject(0);
+    assertThat(p.getDouble("confidence")).isCloseTo(0.4955, within(0.01));
+    JsonArray keypoints = p.getJsonArray("keypoints");
+    assertThat(keypoints).hasSize(17);
+    JsonObject nose = keypoints.getJsonObject(0);
+    assertThat(nose.getString("name")).isEqualTo("nose");
+    assertThat(Math.hypot(nose.getDouble("x") - 242.2, nose.getDouble("y") - 126.5)).isLessThanOrEqualTo(3.0);
+    JsonObject ankle = keypoints.getJsonObject(16);
+    assertThat(ankle.getString("name")).isEqualTo("right_ankle");
+    assertThat(Math.hypot(ankle.getDouble("x") - 233.0, ankle.getDouble("y") - 362.3)).isLessThanOrEqualTo(3.0);
+    assertThat(ankle.getDouble("score")).isCloseTo(0.733, within(0.01));
+    assertThat(p.containsKey("mask")).isFalse();
+    assertThat(results.get(1).getJsonArray("predictions")).isEmpty();
+  }
+}
