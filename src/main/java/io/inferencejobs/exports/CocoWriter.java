@@ -18,6 +18,8 @@ final class CocoWriter implements FormatWriter {
   private final long jobId;
   private final List<String> classNames;
   private final Map<Integer, String> seen = new TreeMap<>();
+  /** The keypoint names of a pose model's results, from the first prediction that has keypoints. */
+  private List<String> keypointNames;
   private boolean first = true;
   private long annotationId;
 
@@ -60,9 +62,31 @@ final class CocoWriter implements FormatWriter {
       double w = b.getDouble("x2") - x;
       double h = b.getDouble("y2") - y;
       separator(out);
-      out.appendString(new JsonObject().put("id", ++annotationId).put("image_id", image.index() + 1)
+      JsonObject a = new JsonObject().put("id", ++annotationId).put("image_id", image.index() + 1)
           .put("category_id", classId + 1).put("bbox", new JsonArray().add(x).add(y).add(round(w)).add(round(h)))
-          .put("area", round(w * h)).put("iscrowd", 0).put("score", p.getDouble("confidence")).encode());
+          .put("area", round(w * h)).put("iscrowd", 0).put("score", p.getDouble("confidence"));
+      JsonObject mask = p.getJsonObject("mask");
+      if (mask != null) {
+        // compressed RLE, as pycocotools' annToMask reads it; the area is the mask's
+        a.put("segmentation", mask.copy()).put("area", p.getLong("area", 0L));
+      }
+      JsonArray kps = p.getJsonArray("keypoints");
+      if (kps != null) {
+        // x, y, v per keypoint: v = 2 (visible) for a score of at least 0.5, else 1 (labelled, not sure)
+        JsonArray flat = new JsonArray();
+        JsonArray scores = new JsonArray();
+        for (int k = 0; k < kps.size(); k++) {
+          JsonObject kp = kps.getJsonObject(k);
+          double score = kp.getDouble("score", 1.0);
+          flat.add(kp.getDouble("x")).add(kp.getDouble("y")).add(score >= 0.5 ? 2 : 1);
+          scores.add(score);
+        }
+        a.put("keypoints", flat).put("num_keypoints", kps.size()).put("keypoint_scores", scores);
+        if (keypointNames == null) {
+          keypointNames = kps.stream().map(o -> ((JsonObject) o).getString("name")).toList();
+        }
+      }
+      out.appendString(a.encode());
     }
     return out;
   }
@@ -77,8 +101,20 @@ final class CocoWriter implements FormatWriter {
   public Buffer end() {
     Map<Integer, String> categories = FormatWriter.classes(classNames, seen);
     JsonArray out = new JsonArray();
-    categories.forEach((id, name) -> out.add(new JsonObject().put("id", id + 1).put("name", name)
-        .put("supercategory", "object")));
+    categories.forEach((id, name) -> {
+      JsonObject c = new JsonObject().put("id", id + 1).put("name", name).put("supercategory", "object");
+      if (keypointNames != null) {
+        c.put("keypoints", new JsonArray(keypointNames));
+        if (keypointNames.equals(io.inferencejobs.inference.Keypoints.COCO)) {
+          JsonArray skeleton = new JsonArray();
+          for (int[] limb : io.inferencejobs.inference.Keypoints.COCO_SKELETON) {
+            skeleton.add(new JsonArray().add(limb[0] + 1).add(limb[1] + 1)); // COCO's skeleton is 1-based
+          }
+          c.put("skeleton", skeleton);
+        }
+      }
+      out.add(c);
+    });
     return Buffer.buffer("],\"categories\":" + out.encode() + "}");
   }
 

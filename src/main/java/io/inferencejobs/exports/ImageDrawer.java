@@ -4,6 +4,8 @@ import io.inferencejobs.inference.Annotator;
 import io.inferencejobs.inference.BBox;
 import io.inferencejobs.inference.Detection;
 import io.inferencejobs.inference.ImageException;
+import io.inferencejobs.inference.Keypoint;
+import io.inferencejobs.inference.Mask;
 import io.inferencejobs.storage.S3Storage;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.BoundedExecutor;
@@ -55,9 +57,26 @@ public interface ImageDrawer {
       if (b == null) {
         continue;
       }
+      Mask mask = null;
+      JsonObject m = p.getJsonObject("mask");
+      if (m != null && m.getJsonArray("size") != null && m.getJsonArray("size").size() == 2) {
+        mask = new Mask(m.getJsonArray("size").getInteger(0), m.getJsonArray("size").getInteger(1),
+            m.getString("counts"), p.getLong("area", 0L));
+      }
+      List<Keypoint> keypoints = null;
+      JsonArray kps = p.getJsonArray("keypoints");
+      if (kps != null) {
+        keypoints = new ArrayList<>(kps.size());
+        for (int k = 0; k < kps.size(); k++) {
+          JsonObject kp = kps.getJsonObject(k);
+          keypoints.add(new Keypoint(kp.getString("name"), kp.getNumber("x").floatValue(),
+              kp.getNumber("y").floatValue(), kp.getNumber("score", 1).floatValue()));
+        }
+      }
       out.add(new Detection(p.getInteger("class_id", 0), p.getString("class_name"),
           p.getNumber("confidence", 0).floatValue(), new BBox(b.getNumber("x1").floatValue(),
-          b.getNumber("y1").floatValue(), b.getNumber("x2").floatValue(), b.getNumber("y2").floatValue())));
+          b.getNumber("y1").floatValue(), b.getNumber("x2").floatValue(), b.getNumber("y2").floatValue()),
+          mask, keypoints));
     }
     return out;
   }

@@ -62,12 +62,60 @@ public final class Annotator {
         int y1 = Math.round(b.y1());
         int x2 = Math.round(b.x2());
         int y2 = Math.round(b.y2());
+        if (p.mask() != null && p.mask().width() == w && p.mask().height() == h) {
+          fill(image, Rle.decode(p.mask().counts(), h, w), colour);
+        }
         g.setColor(colour);
         g.drawRect(x1, y1, Math.max(1, x2 - x1), Math.max(1, y2 - y1));
+        if (p.keypoints() != null) {
+          skeleton(g, p.keypoints(), colour, stroke);
+        }
         label(g, font, colour, labelOf(p), x1, y1, w, stroke);
       }
     } finally {
       g.dispose();
+    }
+  }
+
+  /** Keypoints with a score under this are not drawn (the model is not sure they are there). */
+  static final float KEYPOINT_MIN_SCORE = 0.3f;
+
+  /** The mask's pixels tinted with the class colour at 40%. */
+  private static void fill(BufferedImage image, boolean[] mask, Color colour) {
+    byte[] px = ((DataBufferByte) image.getRaster().getDataBuffer()).getData();
+    int r = colour.getRed();
+    int gr = colour.getGreen();
+    int b = colour.getBlue();
+    for (int i = 0; i < mask.length; i++) {
+      if (mask[i]) {
+        int o = i * 3; // TYPE_3BYTE_BGR
+        px[o] = (byte) (((px[o] & 0xFF) * 6 + b * 4) / 10);
+        px[o + 1] = (byte) (((px[o + 1] & 0xFF) * 6 + gr * 4) / 10);
+        px[o + 2] = (byte) (((px[o + 2] & 0xFF) * 6 + r * 4) / 10);
+      }
+    }
+  }
+
+  /** Limbs (COCO's, for 17 keypoints) between sure keypoints, then the keypoints as dots. */
+  private static void skeleton(Graphics2D g, List<Keypoint> kps, Color colour, float stroke) {
+    if (kps.size() == Keypoints.COCO.size()) {
+      g.setColor(colour);
+      for (int[] limb : Keypoints.COCO_SKELETON) {
+        Keypoint a = kps.get(limb[0]);
+        Keypoint b = kps.get(limb[1]);
+        if (a.score() >= KEYPOINT_MIN_SCORE && b.score() >= KEYPOINT_MIN_SCORE) {
+          g.drawLine(Math.round(a.x()), Math.round(a.y()), Math.round(b.x()), Math.round(b.y()));
+        }
+      }
+    }
+    int r = Math.max(3, Math.round(stroke * 1.5f));
+    for (Keypoint k : kps) {
+      if (k.score() >= KEYPOINT_MIN_SCORE) {
+        g.setColor(Color.WHITE);
+        g.fillOval(Math.round(k.x()) - r, Math.round(k.y()) - r, 2 * r, 2 * r);
+        g.setColor(colour);
+        g.drawOval(Math.round(k.x()) - r, Math.round(k.y()) - r, 2 * r, 2 * r);
+      }
     }
   }
 

@@ -37,6 +37,8 @@ class SegPoseIT extends SharedServiceIT {
         Map.of("Content-Type", "application/octet-stream"), Buffer.buffer(Files.readAllBytes(model)));
   }
 
+  static long lastJob;
+
   static List<JsonObject> run(long tj, String taskType) {
     String session = api.upload(tj, List.of(Map.entry("person.jpg", JobFlowIT.IMAGES.resolve("person.jpg")),
             Map.entry("horses.jpg", JobFlowIT.IMAGES.resolve("horses.jpg"))))
@@ -44,6 +46,7 @@ class SegPoseIT extends SharedServiceIT {
     long id = api.createJob(new JsonObject().put("training_job_id", tj).put("checkpoint_path", "best")
         .put("inference_type", "batch").put("input_data", new JsonObject().put("inference_session_id", session)
             .put("iou_threshold", 0.7).put("agnostic_nms", true)));
+    lastJob = id;
     JsonObject done = api.awaitTerminal(id);
     assertThat(done.getString("status")).isEqualTo("completed");
     // the job's task is the model's
@@ -81,6 +84,40 @@ class SegPoseIT extends SharedServiceIT {
     assertThat(area).isEqualTo(p.getLong("area"));
     assertThat(p.containsKey("keypoints")).isFalse();
     assertThat(results.get(1).getJsonArray("predictions")).isEmpty();
+
+    // the COCO export carries the mask as its segmentation, with the mask's area
+    JsonObject coco = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=coco").bodyAsJsonObject();
+    JsonObject annotation = coco.getJsonArray("annotations").getJsonObject(0);
+    assertThat(annotation.getJsonObject("segmentation")).isEqualTo(mask);
+    assertThat(annotation.getLong("area")).isEqualTo(p.getLong("area"));
+    // the annotated image tints the mask: inside it the picture changed, outside the box it did not
+    java.awt.image.BufferedImage drawn = annotated(lastJob);
+    java.awt.image.BufferedImage photo = javax.imageio.ImageIO.read(JobFlowIT.IMAGES.resolve("person.jpg").toFile());
+    int w = person.getInteger("width");
+    double inside = 0;
+    double outside = 0;
+    int nIn = 0;
+    int nOut = 0;
+    JsonObject box = p.getJsonObject("bbox");
+    for (int i = 0; i < pixels.length; i += 7) {
+      int x = i % w;
+      int y = i / w;
+      if (pixels[i]) {
+        inside += ExportsIT.diff(drawn, photo, x, y);
+        nIn++;
+      } else if (x < box.getDouble("x1") - 15 || x > box.getDouble("x2") + 15 || y > box.getDouble("y2") + 15) {
+        outside += ExportsIT.diff(drawn, photo, x, y);
+        nOut++;
+      }
+    }
+    assertThat(inside / nIn).isGreaterThan(25);
+    assertThat(outside / nOut).isLessThan(8);
+  }
+
+  static java.awt.image.BufferedImage annotated(long job) throws Exception {
+    HttpResponse<Buffer> r = api.get(Api.INF + "/jobs/" + job + "/images/0?annotated=true");
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(200);
+    return javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(r.body().getBytes()));
   }
 
   @Test
@@ -106,5 +143,24 @@ class SegPoseIT extends SharedServiceIT {
     assertThat(ankle.getDouble("score")).isCloseTo(0.733, within(0.01));
     assertThat(p.containsKey("mask")).isFalse();
     assertThat(results.get(1).getJsonArray("predictions")).isEmpty();
+
+    // COCO keypoints: x, y, v for each of the 17, and the category names them with COCO's skeleton
+    JsonObject coco = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=coco").bodyAsJsonObject();
+    JsonObject annotation = coco.getJsonArray("annotations").getJsonObject(0);
+    JsonArray flat = annotation.getJsonArray("keypoints");
+    assertThat(flat).hasSize(51);
+    assertThat(flat.getDouble(0)).isEqualTo(nose.getDouble("x"));
+    assertThat(flat.getDouble(1)).isEqualTo(nose.getDouble("y"));
+    assertThat(flat.getInteger(2)).isEqualTo(nose.getDouble("score") >= 0.5 ? 2 : 1);
+    assertThat(annotation.getInteger("num_keypoints")).isEqualTo(17);
+    JsonObject category = coco.getJsonArray("categories").getJsonObject(0);
+    assertThat(category.getJsonArray("keypoints")).hasSize(17).contains("nose", "right_ankle");
+    assertThat(category.getJsonArray("skeleton")).hasSize(19);
+    // the annotated image marks the right ankle (score 0.73): its pixels changed
+    java.awt.image.BufferedImage drawn = annotated(lastJob);
+    java.awt.image.BufferedImage photo = javax.imageio.ImageIO.read(JobFlowIT.IMAGES.resolve("person.jpg").toFile());
+    int ax = (int) Math.round(ankle.getDouble("x"));
+    int ay = (int) Math.round(ankle.getDouble("y"));
+    assertThat(ExportsIT.diff(drawn, photo, ax, ay)).isGreaterThan(40);
   }
 }
