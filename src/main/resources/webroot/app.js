@@ -772,12 +772,14 @@ function resultCard(jobId, r) {
   for (let i = byConfidence.length - 1; i >= 0; i -= 1) {
     const p = byConfidence[i];
     const b = p.bbox;
+    if (p.mask) frame.append(maskLayer(p, i, classColour(p.class_id)));
+    if (Array.isArray(p.keypoints)) frame.append(poseLayer(p, i, w, h, classColour(p.class_id)));
     const left = (b.x1 / w) * 100;
     const top = (b.y1 / h) * 100;
     const colour = classColour(p.class_id);
     const box = el('div', {
       className: `box${top < 6 * (slots[i] + 1) ? ' label-inside' : ''}`,
-      dataset: { className: p.class_name, classId: p.class_id, confidence: p.confidence },
+      dataset: { className: p.class_name, classId: p.class_id, confidence: p.confidence, pred: i },
       style: {
         left: `${left}%`, top: `${top}%`,
         width: `${((b.x2 - b.x1) / w) * 100}%`, height: `${((b.y2 - b.y1) / h) * 100}%`,
@@ -806,6 +808,104 @@ function resultCard(jobId, r) {
   }, el('figure', {}, frame, caption));
 }
 
+/** The run lengths of a COCO compressed RLE string (pycocotools' rleFrString). */
+function rleCounts(text) {
+  const counts = [];
+  let p = 0;
+  while (p < text.length) {
+    let x = 0;
+    let k = 0;
+    let more = true;
+    while (more) {
+      const c = text.charCodeAt(p) - 48;
+      x |= (c & 0x1f) << (5 * k);
+      more = (c & 0x20) !== 0;
+      p += 1;
+      k += 1;
+      if (!more && (c & 0x10) && 5 * k < 32) x |= -1 << (5 * k);
+    }
+    if (counts.length > 2) x += counts[counts.length - 2];
+    counts.push(x);
+  }
+  return counts;
+}
+
+const MASK_MAX_SIDE = 480;
+
+/** A mask as a translucent layer over its image, drawn at most 480 px on its long side (CSS scales it). */
+function maskLayer(p, index, colour) {
+  const [h, w] = p.mask.size;
+  const scale = Math.min(1, MASK_MAX_SIDE / Math.max(w, h));
+  const cw = Math.max(1, Math.round(w * scale));
+  const ch = Math.max(1, Math.round(h * scale));
+  const canvas = el('canvas', { className: 'mask-layer', width: cw, height: ch, dataset: { pred: index } });
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(cw, ch);
+  ctx.fillStyle = colour; // the browser gives it back as #rrggbb
+  const [r, g, b] = ctx.fillStyle.slice(1).match(/../g).map((hex) => parseInt(hex, 16));
+  let pos = 0;
+  let painted = 0;
+  rleCounts(p.mask.counts).forEach((run, i) => {
+    if (i % 2 === 1) { // runs of ones, column-major
+      for (let q = pos; q < pos + run; q += 1) {
+        const o = (Math.min(ch - 1, Math.floor((q % h) * scale)) * cw
+          + Math.min(cw - 1, Math.floor(Math.floor(q / h) * scale))) * 4;
+        if (image.data[o + 3] === 0) painted += 1;
+        image.data[o] = r;
+        image.data[o + 1] = g;
+        image.data[o + 2] = b;
+        image.data[o + 3] = 110;
+      }
+    }
+    pos += run;
+  });
+  ctx.putImageData(image, 0, 0);
+  canvas.dataset.painted = String(painted);
+  return canvas;
+}
+
+const SKELETON = [[15, 13], [13, 11], [16, 14], [14, 12], [11, 12], [5, 11], [6, 12], [5, 6], [5, 7], [6, 8],
+  [7, 9], [8, 10], [1, 2], [0, 1], [0, 2], [1, 3], [2, 4], [3, 5], [4, 6]];
+const KEYPOINT_MIN_SCORE = 0.3;
+
+/** Keypoints as dots, and COCO's limbs between sure ones, in an SVG over the image (in its pixels). */
+function poseLayer(p, index, w, h, colour) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'pose-layer');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.dataset.pred = String(index);
+  const k = p.keypoints;
+  const sure = (q) => q && q.score >= KEYPOINT_MIN_SCORE;
+  const width = Math.max(w, h) / 200;
+  if (k.length === 17) {
+    for (const [a, b] of SKELETON) {
+      if (!sure(k[a]) || !sure(k[b])) continue;
+      const line = document.createElementNS(ns, 'line');
+      for (const [attr, v] of [['x1', k[a].x], ['y1', k[a].y], ['x2', k[b].x], ['y2', k[b].y]]) line.setAttribute(attr, v);
+      line.setAttribute('stroke', colour);
+      line.setAttribute('stroke-width', width);
+      svg.append(line);
+    }
+  }
+  for (const q of k) {
+    if (!sure(q)) continue;
+    const dot = document.createElementNS(ns, 'circle');
+    dot.setAttribute('cx', q.x);
+    dot.setAttribute('cy', q.y);
+    dot.setAttribute('r', width * 1.6);
+    dot.setAttribute('fill', '#fff');
+    dot.setAttribute('stroke', colour);
+    dot.setAttribute('stroke-width', width / 2);
+    const title = document.createElementNS(ns, 'title');
+    title.textContent = `${q.name} ${(q.score * 100).toFixed(0)}%`;
+    dot.append(title);
+    svg.append(dot);
+  }
+  return svg;
+}
+
 /** Shows the boxes that pass the class and confidence filters; hides images with none when a class is chosen. */
 function applyFilters() {
   const cls = $('class-filter').value;
@@ -823,6 +923,10 @@ function applyFilters() {
       if (passesConf) counts.set(name, (counts.get(name) || 0) + 1);
       const show = passesConf && (!cls || name === cls);
       box.hidden = !show;
+      for (const layer of card.querySelectorAll(`.mask-layer[data-pred="${box.dataset.pred}"], `
+        + `.pose-layer[data-pred="${box.dataset.pred}"]`)) {
+        layer.classList.toggle('filtered', !show);
+      }
       if (show) visible += 1;
       total += 1;
     }
@@ -861,6 +965,9 @@ function renderClassCounts(counts, selected) {
 function wireResults() {
   $('class-filter').addEventListener('change', applyFilters);
   $('min-confidence').addEventListener('input', applyFilters);
+  $('show-masks').addEventListener('change', (e) => $('gallery').classList.toggle('hide-masks', !e.target.checked));
+  $('show-keypoints').addEventListener('change',
+    (e) => $('gallery').classList.toggle('hide-keypoints', !e.target.checked));
   $('class-counts').addEventListener('click', (e) => {
     const chip = e.target.closest('button[data-class-name]');
     if (!chip) return;

@@ -252,6 +252,71 @@ class WebUiIT {
   }
 
   @Test
+  void masksAndASkeletonAreDrawnAndToggled() throws Exception {
+    Api api = new Api(node.httpPort());
+    try {
+      long seg = trainingJob(api, "segmentation");
+      long pose = trainingJob(api, "pose");
+      assertThat(putModel(api, seg, "person_seg_yolov8seg_640.onnx")).isEqualTo(201);
+      assertThat(putModel(api, pose, "movenet_multipose_yolov8pose_640.onnx")).isEqualTo(201);
+      long segJob = job(api, seg);
+      long poseJob = job(api, pose);
+      WebDriverWait wait = new WebDriverWait(driver, JOB_TIMEOUT);
+
+      driver.get(base + "?job=" + segJob);
+      wait.until(d -> !d.findElements(By.cssSelector(".result-card canvas.mask-layer")).isEmpty());
+      WebElement mask = driver.findElement(By.cssSelector(".result-card canvas.mask-layer"));
+      // the person's mask (about 14,200 px of 640x427) painted on a canvas scaled to at most 480 px: about 45%
+      // of its pixels, and the canvas covers the photo
+      long painted = Long.parseLong(mask.getAttribute("data-painted"));
+      long area = api.allResults(segJob).get(0).getJsonArray("predictions").getJsonObject(0).getLong("area");
+      double scale = Math.min(1, 480.0 / 640);
+      assertThat((double) painted).isCloseTo(area * scale * scale, within(area * scale * scale * 0.15));
+      Rectangle img = driver.findElement(By.cssSelector(".result-card img")).getRect();
+      assertThat(mask.getRect().getWidth()).isEqualTo(img.getWidth());
+      assertThat(mask.isDisplayed()).isTrue();
+      driver.findElement(By.id("show-masks")).click();
+      wait.until(d -> !mask.isDisplayed());
+
+      driver.get(base + "?job=" + poseJob);
+      wait.until(d -> !d.findElements(By.cssSelector(".result-card svg.pose-layer line")).isEmpty());
+      // person.jpg's pose: the limbs between keypoints scored 0.3 or more, and those keypoints as dots
+      assertThat(driver.findElements(By.cssSelector(".result-card svg.pose-layer line")).size())
+          .isGreaterThanOrEqualTo(12);
+      assertThat(driver.findElements(By.cssSelector(".result-card svg.pose-layer circle"))).hasSize(16);
+      WebElement skeleton = driver.findElement(By.cssSelector(".result-card svg.pose-layer"));
+      driver.findElement(By.id("show-keypoints")).click();
+      wait.until(d -> !skeleton.isDisplayed());
+      assertNoScriptErrors();
+    } finally {
+      api.close();
+    }
+  }
+
+  private static long trainingJob(Api api, String taskType) {
+    return api.post("/api/v1/training_jobs", new io.vertx.core.json.JsonObject()
+        .put("name", "ui-" + taskType + "-" + System.nanoTime()).put("task_type", taskType)).bodyAsJsonObject()
+        .getLong("id");
+  }
+
+  private static int putModel(Api api, long trainingJob, String file) throws IOException {
+    return api.request(io.vertx.core.http.HttpMethod.PUT, "/api/v1/training_jobs/" + trainingJob + "/checkpoints/best",
+        java.util.Map.of("Content-Type", "application/octet-stream"), io.vertx.core.buffer.Buffer.buffer(
+            Files.readAllBytes(Path.of("src/test/resources/models").resolve(file)))).statusCode();
+  }
+
+  private static long job(Api api, long trainingJob) {
+    String session = api.upload(trainingJob, List.of(java.util.Map.entry("person.jpg", IMAGES.resolve("person.jpg"))))
+        .bodyAsJsonObject().getString("inference_session_id");
+    long id = api.createJob(new io.vertx.core.json.JsonObject().put("training_job_id", trainingJob)
+        .put("checkpoint_path", "best").put("inference_type", "batch").put("input_data",
+            new io.vertx.core.json.JsonObject().put("inference_session_id", session).put("iou_threshold", 0.7)
+                .put("agnostic_nms", true)));
+    assertThat(api.awaitTerminal(id).getString("status")).isEqualTo("completed");
+    return id;
+  }
+
+  @Test
   void theApiPageShowsEveryOperationOfTheContract() {
     driver.get(base + "api/v1/docs");
     WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(20));
