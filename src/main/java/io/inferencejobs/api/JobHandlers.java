@@ -97,8 +97,12 @@ final class JobHandlers {
     int limit = Params.queryInt(ctx, "limit", 100);
     Long cursor = Params.cursor(ctx);
     int after = cursor == null ? -1 : (int) Math.min(Integer.MAX_VALUE, cursor);
+    ResultFields fields = ResultFields.parse(Params.queryString(ctx, "include"));
     service.get(requester(ctx), id).compose(job -> api.jobs().results(id, after, Params.queryInt(ctx, "skip", 0),
             limit)
+            .compose(page -> fields.isDefault() ? Future.succeededFuture(page)
+                : api.io().submit(() -> new io.inferencejobs.jobs.Page<>(page.items().stream().map(fields::apply)
+                    .toList(), page.nextCursor())))
             .map(page -> new JsonObject()
                 .put("inference_job_id", job.id())
                 .put("training_job_id", job.trainingJobId())

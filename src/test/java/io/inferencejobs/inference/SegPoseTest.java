@@ -73,6 +73,36 @@ class SegPoseTest {
       }
     }
     assertThat(area).isEqualTo(m.area());
+
+    // its outer contour: on the mask's pixels, enclosing about its area (the README's decoder found 207 points)
+    List<int[]> contours = Contours.outer(pixels, m.width(), m.height(), 1);
+    int[] outline = contours.get(0);
+    for (int i = 0; i < outline.length; i += 2) {
+      assertThat(pixels[outline[i + 1] * m.width() + outline[i]]).isTrue();
+    }
+    assertThat(Contours.area(outline)).isCloseTo(m.area(), within(m.area() * 0.1));
+    assertThat(outline.length / 2).isBetween(180, 280);
+  }
+
+  @Test
+  void contoursTraceEachPieceLargestFirst() {
+    // a 5x4 block and a lone pixel, on a 12x8 mask
+    int w = 12;
+    int h = 8;
+    boolean[] mask = new boolean[w * h];
+    for (int y = 2; y < 6; y++) {
+      for (int x = 1; x < 6; x++) {
+        mask[y * w + x] = true;
+      }
+    }
+    mask[1 * w + 9] = true;
+    List<int[]> c = Contours.outer(mask, w, h, 1);
+    assertThat(c).hasSize(2);
+    // the block: its four corners, clockwise from the top-left
+    assertThat(c.get(0)).containsExactly(1, 2, 5, 2, 5, 5, 1, 5);
+    assertThat(Contours.area(c.get(0))).isEqualTo(12.0);
+    assertThat(c.get(1)).containsExactly(9, 1);
+    assertThat(Contours.outer(mask, w, h, 2)).hasSize(1);
   }
 
   private static void check(ImageResult r, double score, float[] box, long area) {

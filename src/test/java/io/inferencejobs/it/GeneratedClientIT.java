@@ -55,7 +55,7 @@ class GeneratedClientIT extends SharedServiceIT {
     assertThat(service.listInferenceJobs(null, null, 50, null, null).getJobs()).extracting(Job::getId)
         .contains(created.getId());
 
-    ResultPage page = service.getInferenceJobResults(created.getId(), 100, null, null);
+    ResultPage page = service.getInferenceJobResults(created.getId(), 100, null, null, null);
     assertThat(page.getResults()).extracting(ImageResult::getImageName).containsExactly("dog.jpg", "person.jpg");
     assertThat(page.getResults().get(0).getPredictions()).extracting(Prediction::getClassName).contains("dog");
     assertThat(page.getResults().get(1).getPredictions()).extracting(Prediction::getClassName).contains("person");

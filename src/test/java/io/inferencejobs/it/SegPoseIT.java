@@ -85,6 +85,20 @@ class SegPoseIT extends SharedServiceIT {
     assertThat(p.containsKey("keypoints")).isFalse();
     assertThat(results.get(1).getJsonArray("predictions")).isEmpty();
 
+    // ?include= : polygons on request, light listings without masks, and a clear error for anything else
+    JsonObject withPolygons = api.get(Api.INF + "/jobs/" + lastJob + "/results?include=masks,polygons")
+        .bodyAsJsonObject().getJsonArray("results").getJsonObject(0).getJsonArray("predictions").getJsonObject(0);
+    JsonArray outline = withPolygons.getJsonArray("polygon").getJsonArray(0);
+    assertThat(outline.size() / 2).isBetween(150, 300); // the reference decoder's contour has 207 points
+    for (int i = 0; i < outline.size(); i += 2) {
+      assertThat(pixels[outline.getInteger(i + 1) * person.getInteger("width") + outline.getInteger(i)]).isTrue();
+    }
+    assertThat(withPolygons.getJsonObject("mask")).isEqualTo(mask);
+    JsonObject light = api.get(Api.INF + "/jobs/" + lastJob + "/results?include=none").bodyAsJsonObject()
+        .getJsonArray("results").getJsonObject(0).getJsonArray("predictions").getJsonObject(0);
+    assertThat(light.fieldNames()).containsExactlyInAnyOrder("class_id", "class_name", "confidence", "bbox");
+    assertError(api.get(Api.INF + "/jobs/" + lastJob + "/results?include=masks,outlines"), 400, "include");
+
     // the COCO export carries the mask as its segmentation, with the mask's area
     JsonObject coco = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=coco").bodyAsJsonObject();
     JsonObject annotation = coco.getJsonArray("annotations").getJsonObject(0);
