@@ -19,6 +19,7 @@ public final class BenchMain {
       case "bench-sse" -> BenchSseCommand.run(rest);
       case "bench-cluster" -> BenchClusterCommand.run(rest);
       case "bench-export" -> BenchExportCommand.run(rest);
+      case "bench-tasks" -> BenchTasksCommand.run(rest);
       case "help", "--help", "-h" -> usage(0);
       default -> {
         System.err.println("unknown benchmark: " + command);
@@ -35,6 +36,7 @@ public final class BenchMain {
           bench-service  the job service (started as a second process) under load
           bench-sse      SSE: concurrent streams and event delay at 1, 100, 10000 subscribers
           bench-cluster  a local cluster: 1 vs 2 worker processes, dispatch cost, failover time
+          bench-tasks    detect, segment and pose models: model time vs postprocessing (masks), result sizes
           bench-export   exporting a 100,000-result job as COCO, CSV and JSONL at -Xmx512m: time, heap, results/s
         """);
     return code;

@@ -470,7 +470,7 @@ public final class WorkerVerticle extends VerticleBase {
     });
   }
 
-  static JsonArray predictions(List<Detection> detections) {
+  public static JsonArray predictions(List<Detection> detections) {
     JsonArray out = new JsonArray();
     for (Detection d : detections) {
       BBox b = d.bbox();
