@@ -774,11 +774,12 @@ function resultCard(jobId, r) {
     const b = p.bbox;
     if (p.mask) frame.append(maskLayer(p, i, classColour(p.class_id)));
     if (Array.isArray(p.keypoints)) frame.append(poseLayer(p, i, w, h, classColour(p.class_id)));
+    if (p.obb) frame.append(obbLayer(p, i, w, h, classColour(p.class_id)));
     const left = (b.x1 / w) * 100;
     const top = (b.y1 / h) * 100;
     const colour = classColour(p.class_id);
     const box = el('div', {
-      className: `box${top < 6 * (slots[i] + 1) ? ' label-inside' : ''}`,
+      className: `box${top < 6 * (slots[i] + 1) ? ' label-inside' : ''}${p.obb ? ' oriented' : ''}`,
       dataset: { className: p.class_name, classId: p.class_id, confidence: p.confidence, pred: i },
       style: {
         left: `${left}%`, top: `${top}%`,
@@ -906,6 +907,23 @@ function poseLayer(p, index, w, h, colour) {
   return svg;
 }
 
+/** An oriented box as a rotated outline in an SVG over the image (the box element keeps its label and filters). */
+function obbLayer(p, index, w, h, colour) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'pose-layer obb-layer');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.dataset.pred = String(index);
+  const polygon = document.createElementNS(ns, 'polygon');
+  polygon.setAttribute('points', p.obb.corners.map(([x, y]) => `${x},${y}`).join(' '));
+  polygon.setAttribute('fill', 'none');
+  polygon.setAttribute('stroke', colour);
+  polygon.setAttribute('stroke-width', Math.max(w, h) / 250);
+  svg.append(polygon);
+  return svg;
+}
+
 /** Shows the boxes that pass the class and confidence filters; hides images with none when a class is chosen. */
 function applyFilters() {
   const cls = $('class-filter').value;
@@ -924,7 +942,7 @@ function applyFilters() {
       const show = passesConf && (!cls || name === cls);
       box.hidden = !show;
       for (const layer of card.querySelectorAll(`.mask-layer[data-pred="${box.dataset.pred}"], `
-        + `.pose-layer[data-pred="${box.dataset.pred}"]`)) {
+        + `.pose-layer[data-pred="${box.dataset.pred}"]`)) { // pose and oriented-box layers
         layer.classList.toggle('filtered', !show);
       }
       if (show) visible += 1;

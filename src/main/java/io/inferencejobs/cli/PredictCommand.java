@@ -198,6 +198,15 @@ public final class PredictCommand {
         mask.put("counts", d.mask().counts());
         det.put("area", d.mask().area());
       }
+      if (d.obb() != null) {
+        ObjectNode obb = det.putObject("obb");
+        obb.put("cx", round(d.obb().cx(), 1)).put("cy", round(d.obb().cy(), 1)).put("w", round(d.obb().w(), 1))
+            .put("h", round(d.obb().h(), 1)).put("angle", round(d.obb().angle(), 4));
+        ArrayNode corners = obb.putArray("corners");
+        for (int i = 0; i < 8; i += 2) {
+          corners.addArray().add(round(d.obb().corners()[i], 1)).add(round(d.obb().corners()[i + 1], 1));
+        }
+      }
       if (d.keypoints() != null) {
         ArrayNode kps = det.putArray("keypoints");
         for (io.inferencejobs.inference.Keypoint k : d.keypoints()) {

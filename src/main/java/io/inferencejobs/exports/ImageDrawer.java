@@ -6,6 +6,7 @@ import io.inferencejobs.inference.Detection;
 import io.inferencejobs.inference.ImageException;
 import io.inferencejobs.inference.Keypoint;
 import io.inferencejobs.inference.Mask;
+import io.inferencejobs.inference.Obb;
 import io.inferencejobs.storage.S3Storage;
 import io.inferencejobs.storage.S3Uri;
 import io.inferencejobs.support.BoundedExecutor;
@@ -73,10 +74,21 @@ public interface ImageDrawer {
               kp.getNumber("y").floatValue(), kp.getNumber("score", 1).floatValue()));
         }
       }
+      Obb obb = null;
+      JsonObject o = p.getJsonObject("obb");
+      if (o != null && o.getJsonArray("corners") != null && o.getJsonArray("corners").size() == 4) {
+        float[] corners = new float[8];
+        for (int c = 0; c < 4; c++) {
+          corners[2 * c] = o.getJsonArray("corners").getJsonArray(c).getNumber(0).floatValue();
+          corners[2 * c + 1] = o.getJsonArray("corners").getJsonArray(c).getNumber(1).floatValue();
+        }
+        obb = new Obb(o.getNumber("cx").floatValue(), o.getNumber("cy").floatValue(), o.getNumber("w").floatValue(),
+            o.getNumber("h").floatValue(), o.getNumber("angle").floatValue(), corners);
+      }
       out.add(new Detection(p.getInteger("class_id", 0), p.getString("class_name"),
           p.getNumber("confidence", 0).floatValue(), new BBox(b.getNumber("x1").floatValue(),
           b.getNumber("y1").floatValue(), b.getNumber("x2").floatValue(), b.getNumber("y2").floatValue()),
-          mask, keypoints));
+          mask, keypoints, obb));
     }
     return out;
   }

@@ -66,7 +66,18 @@ public final class Annotator {
           fill(image, Rle.decode(p.mask().counts(), h, w), colour);
         }
         g.setColor(colour);
-        g.drawRect(x1, y1, Math.max(1, x2 - x1), Math.max(1, y2 - y1));
+        if (p.obb() != null) {
+          float[] k = p.obb().corners();
+          java.awt.geom.Path2D.Float outline = new java.awt.geom.Path2D.Float();
+          outline.moveTo(k[0], k[1]);
+          for (int c = 2; c < 8; c += 2) {
+            outline.lineTo(k[c], k[c + 1]);
+          }
+          outline.closePath();
+          g.draw(outline);
+        } else {
+          g.drawRect(x1, y1, Math.max(1, x2 - x1), Math.max(1, y2 - y1));
+        }
         if (p.keypoints() != null) {
           skeleton(g, p.keypoints(), colour, stroke);
         }

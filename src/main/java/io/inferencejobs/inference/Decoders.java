@@ -34,7 +34,20 @@ final class Decoders {
       case CLASSIFICATION -> top(classification(out, offset, d1, p), p.maxDetections());
       case SEGMENT, POSE -> Nms.run(yolov8(out, offset, d1 - extraRows, d2, p), p.iouThreshold(), p.agnosticNms(),
           p.maxDetections());
+      case OBB -> obb(out, offset, d1, d2, p).stream().map(RotatedNms.Rotated::candidate).toList();
     };
+  }
+
+  /** [4+nc+1, A]: as yolov8 for the scores; the last row is the angle; NMS on the rotated boxes. */
+  static List<RotatedNms.Rotated> obb(FloatBuffer out, int offset, int rows, int anchors, DetectionParams p) {
+    List<RotatedNms.Rotated> rotated = new ArrayList<>();
+    for (Candidate c : yolov8(out, offset, rows - 1, anchors, p)) {
+      int a = c.index();
+      rotated.add(new RotatedNms.Rotated(c, out.get(offset + a), out.get(offset + anchors + a),
+          out.get(offset + 2 * anchors + a), out.get(offset + 3 * anchors + a),
+          out.get(offset + (rows - 1) * anchors + a)));
+    }
+    return RotatedNms.run(rotated, p.iouThreshold(), p.agnosticNms(), p.maxDetections());
   }
 
   /** [4+nc, A]: row-major, so class scores are read row by row (contiguous) to find each column's best class. */

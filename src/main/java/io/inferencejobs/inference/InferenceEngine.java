@@ -344,6 +344,9 @@ public final class InferenceEngine implements AutoCloseable {
 
   private List<Detection> detections(OutputLayout l, FloatBuffer data, int image, long[] shape, DetectionParams p,
                                      ImageGeometry g, FloatBuffer protos, long[] protoShape) {
+    if (l == OutputLayout.OBB) {
+      return oriented(data, image, shape, p, g);
+    }
     int extraRows = l == OutputLayout.SEGMENT ? extra[1] : l == OutputLayout.POSE ? extra[0] * extra[1] : 0;
     List<Candidate> found = Decoders.decode(l, data, image, shape, p, extraRows);
     if (found.isEmpty()) {
@@ -383,6 +386,38 @@ public final class InferenceEngine implements AutoCloseable {
       detections.add(new Detection(c.classId(), name, c.score(), box, mask, keypoints));
     }
     return detections;
+  }
+
+  /** Oriented boxes mapped back corner by corner; the box is their bounds, clipped to the image. */
+  private List<Detection> oriented(FloatBuffer data, int image, long[] shape, DetectionParams p, ImageGeometry g) {
+    int rows = (int) shape[1];
+    int anchors = (int) shape[2];
+    List<String> names = descriptor.classNames();
+    List<Detection> out = new ArrayList<>();
+    for (RotatedNms.Rotated r : Decoders.obb(data, image * rows * anchors, rows, anchors, p)) {
+      Candidate c = r.candidate();
+      float[] in = r.corners();
+      float[] corners = new float[8];
+      float x1 = Float.MAX_VALUE;
+      float y1 = Float.MAX_VALUE;
+      float x2 = -Float.MAX_VALUE;
+      float y2 = -Float.MAX_VALUE;
+      for (int i = 0; i < 4; i++) {
+        corners[2 * i] = (in[2 * i] - g.padLeft()) / g.gainX();
+        corners[2 * i + 1] = (in[2 * i + 1] - g.padTop()) / g.gainY();
+        x1 = Math.min(x1, corners[2 * i]);
+        y1 = Math.min(y1, corners[2 * i + 1]);
+        x2 = Math.max(x2, corners[2 * i]);
+        y2 = Math.max(y2, corners[2 * i + 1]);
+      }
+      Obb obb = new Obb((r.cx() - g.padLeft()) / g.gainX(), (r.cy() - g.padTop()) / g.gainY(), r.w() / g.gainX(),
+          r.h() / g.gainY(), r.angle(), corners);
+      BBox bounds = new BBox(Math.max(0, x1), Math.max(0, y1), Math.min(g.srcWidth(), x2),
+          Math.min(g.srcHeight(), y2));
+      String name = c.classId() < names.size() ? names.get(c.classId()) : "class_" + c.classId();
+      out.add(new Detection(c.classId(), name, c.score(), bounds, null, null, obb));
+    }
+    return out;
   }
 
   @Override

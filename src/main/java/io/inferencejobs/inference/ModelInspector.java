@@ -163,7 +163,7 @@ final class ModelInspector {
     }
     if (task == null) {
       task = outLayout == OutputLayout.CLASSIFICATION ? "classify" : outLayout == OutputLayout.SEGMENT ? "segment"
-          : outLayout == OutputLayout.POSE ? "pose" : "detect";
+          : outLayout == OutputLayout.POSE ? "pose" : outLayout == OutputLayout.OBB ? "obb" : "detect";
     }
 
     // Segment and pose: the prototypes output, the keypoint shape, and what is left for the classes
@@ -277,6 +277,7 @@ final class ModelInspector {
       case END2END -> s.length == 3 && s[2] >= 6;
       case CLASSIFICATION -> s.length == 2 && s[1] > 0;
       case SEGMENT, POSE -> s.length == 3 && s[1] > 4;
+      case OBB -> s.length == 3 && s[1] > 5;
     };
   }
 
@@ -290,6 +291,7 @@ final class ModelInspector {
       case END2END -> 0;
       case CLASSIFICATION -> (int) s[1];
       case SEGMENT, POSE -> 0; // set from the prototypes or the keypoint shape
+      case OBB -> (int) s[1] - 5;
     };
   }
 

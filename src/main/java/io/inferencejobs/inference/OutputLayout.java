@@ -19,10 +19,12 @@ public enum OutputLayout {
    */
   SEGMENT,
   /** Ultralytics YOLOv8/11 pose export: [N, 4+nc+K*D, A] (box, class scores, K keypoints of x, y[, score]). */
-  POSE;
+  POSE,
+  /** Ultralytics YOLOv8/11 OBB export: [N, 4+nc+1, A] (cx, cy, w, h, class scores, angle in radians); rotated NMS. */
+  OBB;
 
   static final String SUPPORTED = "yolov8 [N,4+nc,A], yolov5 [N,A,5+nc], end2end [N,K,6], classification [N,nc], "
-      + "segment [N,4+nc+nm,A] with prototypes [N,nm,H,W], pose [N,4+nc+K*D,A]";
+      + "segment [N,4+nc+nm,A] with prototypes [N,nm,H,W], pose [N,4+nc+K*D,A], obb [N,4+nc+1,A]";
 
   public String id() {
     return name().toLowerCase(Locale.ROOT);
@@ -37,6 +39,7 @@ public enum OutputLayout {
       case "classification", "classify" -> CLASSIFICATION;
       case "segment", "segmentation", "yolov8seg" -> SEGMENT;
       case "pose", "yolov8pose" -> POSE;
+      case "obb", "yolov8obb" -> OBB;
       default -> throw new IllegalArgumentException("unknown output layout '" + text + "'; supported: " + SUPPORTED);
     };
   }
@@ -60,6 +63,9 @@ public enum OutputLayout {
     }
     if (shape.length == 3 && "pose".equals(task)) {
       return shape[1] > 4 && shape[2] > 0 ? POSE : null;
+    }
+    if (shape.length == 3 && "obb".equals(task)) {
+      return shape[1] > 5 && shape[2] > 0 ? OBB : null;
     }
     if (shape.length != 3 || (task != null && !task.equals("detect"))) {
       return null;

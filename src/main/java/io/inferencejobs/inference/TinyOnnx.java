@@ -29,6 +29,29 @@ public final class TinyOnnx {
     return model(node, valueInfo("x", 1, 3, h, w), valueInfo("y", 1, 3));
   }
 
+  /**
+   * A model whose output {@code y} is always {@code values} (shape {@code dims}), whatever the image; with
+   * {@code metadata} as its custom metadata. The tests build decoders' inputs with it (an OBB layout, for one).
+   */
+  public static byte[] constant(int h, int w, long[] dims, float[] values, java.util.Map<String, String> metadata) {
+    java.nio.ByteBuffer raw = java.nio.ByteBuffer.allocate(values.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      raw.putFloat(v);
+    }
+    ByteArrayOutputStream tensor = new ByteArrayOutputStream();
+    for (long d : dims) {
+      tensor.writeBytes(varintField(1, d));
+    }
+    tensor.writeBytes(varintField(2, 1)); // FLOAT
+    tensor.writeBytes(msg(9, raw.array())); // raw_data
+    byte[] value = concat(str(1, "value"), varintField(20, 4), msg(5, tensor.toByteArray())); // type TENSOR, t
+    byte[] node = concat(str(2, "y"), str(4, "Constant"), msg(5, value));
+    byte[] model = model(node, valueInfo("x", 1, 3, h, w), valueInfo("y", dims));
+    ByteArrayOutputStream meta = new ByteArrayOutputStream();
+    metadata.forEach((k, v) -> meta.writeBytes(msg(14, concat(str(1, k), str(2, v))))); // metadata_props
+    return concat(model, meta.toByteArray());
+  }
+
   private static byte[] model(byte[] node, byte[] input, byte[] output) {
     byte[] graph = concat(msg(1, node), str(2, "g"), msg(11, input), msg(12, output));
     byte[] opset = concat(str(1, ""), varintField(2, 13));

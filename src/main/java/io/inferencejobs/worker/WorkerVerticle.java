@@ -493,6 +493,15 @@ public final class WorkerVerticle extends VerticleBase {
         }
         p.put("keypoints", kps);
       }
+      if (d.obb() != null) {
+        JsonArray corners = new JsonArray();
+        for (int i = 0; i < 8; i += 2) {
+          corners.add(new JsonArray().add(round(d.obb().corners()[i], 2)).add(round(d.obb().corners()[i + 1], 2)));
+        }
+        p.put("obb", new JsonObject().put("cx", round(d.obb().cx(), 2)).put("cy", round(d.obb().cy(), 2))
+            .put("w", round(d.obb().w(), 2)).put("h", round(d.obb().h(), 2)).put("angle", round(d.obb().angle(), 4))
+            .put("corners", corners));
+      }
       out.add(p);
     }
     return out;
