@@ -870,13 +870,21 @@ const SKELETON = [[15, 13], [13, 11], [16, 14], [14, 12], [11, 12], [5, 11], [6,
 const KEYPOINT_MIN_SCORE = 0.3;
 
 /** Keypoints as dots, and COCO's limbs between sure ones, in an SVG over the image (in its pixels). */
-function poseLayer(p, index, w, h, colour) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('class', 'pose-layer');
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** An SVG over the whole image, in the image's own pixels, tied to prediction {@code index} for the filters. */
+function svgLayer(className, index, w, h) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('class', className);
   svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
   svg.setAttribute('preserveAspectRatio', 'none');
   svg.dataset.pred = String(index);
+  return svg;
+}
+
+function poseLayer(p, index, w, h, colour) {
+  const ns = SVG_NS;
+  const svg = svgLayer('pose-layer', index, w, h);
   const k = p.keypoints;
   const sure = (q) => q && q.score >= KEYPOINT_MIN_SCORE;
   const width = Math.max(w, h) / 200;
@@ -909,13 +917,8 @@ function poseLayer(p, index, w, h, colour) {
 
 /** An oriented box as a rotated outline in an SVG over the image (the box element keeps its label and filters). */
 function obbLayer(p, index, w, h, colour) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('class', 'pose-layer obb-layer');
-  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
-  svg.dataset.pred = String(index);
-  const polygon = document.createElementNS(ns, 'polygon');
+  const svg = svgLayer('pose-layer obb-layer', index, w, h);
+  const polygon = document.createElementNS(SVG_NS, 'polygon');
   polygon.setAttribute('points', p.obb.corners.map(([x, y]) => `${x},${y}`).join(' '));
   polygon.setAttribute('fill', 'none');
   polygon.setAttribute('stroke', colour);
