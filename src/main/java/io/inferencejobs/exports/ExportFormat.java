@@ -8,7 +8,10 @@ import java.util.Optional;
 public enum ExportFormat {
   /** A COCO dataset file (images, annotations with bbox [x, y, w, h] and score, categories). */
   COCO("coco.json", "application/json"),
-  /** A zip of one YOLO label file per image (class cx cy w h, normalised) and data.yaml with the class names. */
+  /**
+   * A zip of one YOLO label file per image (class cx cy w h, normalised; a mask's outline for segmentation, the
+   * keypoints after the box for pose) and data.yaml with the class names (and kpt_shape for pose).
+   */
   YOLO("yolo.zip", "application/zip"),
   /** One row per prediction. */
   CSV("csv", "text/csv; charset=utf-8"),
@@ -62,7 +65,7 @@ public enum ExportFormat {
   public FormatWriter writer(long jobId, List<String> classNames, ImageDrawer drawer) {
     return switch (this) {
       case COCO -> new CocoWriter(jobId, classNames);
-      case YOLO -> new YoloWriter(classNames);
+      case YOLO -> new YoloWriter(classNames, drawer);
       case CSV -> new CsvWriter();
       case JSONL -> new JsonlWriter(false);
       case ERRORS -> new JsonlWriter(true);

@@ -22,12 +22,21 @@ import java.util.List;
 public interface ImageDrawer {
   Future<byte[]> draw(ExportedImage image);
 
+  /** Runs CPU work of an export (mask outlines) where this drawer draws: here at once, on its pool when it has one. */
+  default <T> Future<T> compute(java.util.concurrent.Callable<T> task) {
+    try {
+      return Future.succeededFuture(task.call());
+    } catch (Exception e) {
+      return Future.failedFuture(e);
+    }
+  }
+
   /**
    * Reads with {@code storage} (at most {@code maxBytes}) and draws on {@code pool} (at most {@code maxPixels}). An
    * image that is gone or no longer decodes fails with {@link NotDrawable}; a full pool or an S3 fault as they are.
    */
   static ImageDrawer of(S3Storage storage, BoundedExecutor pool, long maxBytes, long maxPixels) {
-    return image -> {
+    ImageDrawer drawer = image -> {
       S3Uri uri = S3Uri.parse(image.s3Uri()).orElse(null);
       if (uri == null) {
         return Future.failedFuture(new NotDrawable("its location " + image.s3Uri() + " is not an S3 URI"));
@@ -43,6 +52,17 @@ public interface ImageDrawer {
               throw new NotDrawable(e.getMessage());
             }
           }));
+    };
+    return new ImageDrawer() {
+      @Override
+      public Future<byte[]> draw(ExportedImage image) {
+        return drawer.draw(image);
+      }
+
+      @Override
+      public <T> Future<T> compute(java.util.concurrent.Callable<T> task) {
+        return pool.submit(task);
+      }
     };
   }
 

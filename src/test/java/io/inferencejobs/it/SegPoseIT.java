@@ -104,6 +104,25 @@ class SegPoseIT extends SharedServiceIT {
     JsonObject annotation = coco.getJsonArray("annotations").getJsonObject(0);
     assertThat(annotation.getJsonObject("segmentation")).isEqualTo(mask);
     assertThat(annotation.getLong("area")).isEqualTo(p.getLong("area"));
+    // the YOLO export writes the mask's outline, normalised, enclosing about the mask's area
+    Map<String, String> yolo = ExportsIT.unzip(api.get(Api.INF + "/jobs/" + lastJob + "/export?format=yolo").body()
+        .getBytes());
+    String[] line = yolo.get("labels/person.txt").trim().split(" ");
+    assertThat(line[0]).isEqualTo("0");
+    assertThat((line.length - 1) / 2).isBetween(150, 300);
+    double shoelace = 0;
+    int n = (line.length - 1) / 2;
+    for (int i = 0; i < n; i++) {
+      int j = (i + 1) % n;
+      double xi = Double.parseDouble(line[1 + 2 * i]);
+      double yi = Double.parseDouble(line[2 + 2 * i]);
+      assertThat(xi).isBetween(0.0, 1.0);
+      assertThat(yi).isBetween(0.0, 1.0);
+      shoelace += xi * Double.parseDouble(line[2 + 2 * j]) - Double.parseDouble(line[1 + 2 * j]) * yi;
+    }
+    double normalisedArea = (double) p.getLong("area") / (person.getInteger("width") * person.getInteger("height"));
+    assertThat(Math.abs(shoelace) / 2).isCloseTo(normalisedArea, within(normalisedArea * 0.1));
+
     // the annotated image tints the mask: inside it the picture changed, outside the box it did not
     java.awt.image.BufferedImage drawn = annotated(lastJob);
     java.awt.image.BufferedImage photo = javax.imageio.ImageIO.read(JobFlowIT.IMAGES.resolve("person.jpg").toFile());
@@ -170,6 +189,15 @@ class SegPoseIT extends SharedServiceIT {
     JsonObject category = coco.getJsonArray("categories").getJsonObject(0);
     assertThat(category.getJsonArray("keypoints")).hasSize(17).contains("nose", "right_ankle");
     assertThat(category.getJsonArray("skeleton")).hasSize(19);
+    // YOLO pose labels: class, box, then x y v for each of the 17 keypoints; data.yaml says kpt_shape and flip_idx
+    Map<String, String> yolo = ExportsIT.unzip(api.get(Api.INF + "/jobs/" + lastJob + "/export?format=yolo").body()
+        .getBytes());
+    String[] line = yolo.get("labels/person.txt").trim().split(" ");
+    assertThat(line).hasSize(5 + 17 * 3);
+    assertThat(Double.parseDouble(line[5]) * results.get(0).getInteger("width")).isCloseTo(nose.getDouble("x"),
+        within(0.01));
+    assertThat(yolo.get("data.yaml")).contains("kpt_shape: [17, 3]").contains("flip_idx: [0, 2, 1,");
+
     // the annotated image marks the right ankle (score 0.73): its pixels changed
     java.awt.image.BufferedImage drawn = annotated(lastJob);
     java.awt.image.BufferedImage photo = javax.imageio.ImageIO.read(JobFlowIT.IMAGES.resolve("person.jpg").toFile());
