@@ -4,9 +4,14 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-/** One row per prediction: the image (name, URI, size) and the box (pixels), in RFC 4180 CSV with a header. */
+/**
+ * One row per prediction: the image (name, URI, size) and the box (pixels), in RFC 4180 CSV with a header; then the
+ * task's extras, empty where the task has none: the mask's area, the keypoints ("x y score" per keypoint in the
+ * model's order, separated by ';') and the oriented box ("cx cy w h angle").
+ */
 final class CsvWriter implements FormatWriter {
-  static final String HEADER = "image_index,image_name,s3_uri,width,height,class_id,class_name,confidence,x1,y1,x2,y2\r\n";
+  static final String HEADER = "image_index,image_name,s3_uri,width,height,class_id,class_name,confidence,x1,y1,x2,y2,"
+      + "mask_area,keypoints,obb\r\n";
 
   @Override
   public Buffer start() {
@@ -25,9 +30,29 @@ final class CsvWriter implements FormatWriter {
           .append(',').append(p.getInteger("class_id")).append(',').append(field(p.getString("class_name")))
           .append(',').append(p.getValue("confidence")).append(',').append(b.getValue("x1")).append(',')
           .append(b.getValue("y1")).append(',').append(b.getValue("x2")).append(',').append(b.getValue("y2"))
+          .append(',').append(p.getValue("area") == null ? "" : p.getValue("area")).append(',')
+          .append(keypoints(p.getJsonArray("keypoints"))).append(',').append(obb(p.getJsonObject("obb")))
           .append("\r\n");
     }
     return Buffer.buffer(out.toString());
+  }
+
+  private static String keypoints(JsonArray kps) {
+    if (kps == null) {
+      return "";
+    }
+    StringBuilder s = new StringBuilder();
+    for (int k = 0; k < kps.size(); k++) {
+      JsonObject kp = kps.getJsonObject(k);
+      s.append(k == 0 ? "" : ";").append(kp.getValue("x")).append(' ').append(kp.getValue("y")).append(' ')
+          .append(kp.getValue("score"));
+    }
+    return s.toString();
+  }
+
+  private static String obb(JsonObject o) {
+    return o == null ? "" : o.getValue("cx") + " " + o.getValue("cy") + " " + o.getValue("w") + " " + o.getValue("h")
+        + " " + o.getValue("angle");
   }
 
   @Override

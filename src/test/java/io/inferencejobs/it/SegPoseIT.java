@@ -104,6 +104,11 @@ class SegPoseIT extends SharedServiceIT {
     JsonObject annotation = coco.getJsonArray("annotations").getJsonObject(0);
     assertThat(annotation.getJsonObject("segmentation")).isEqualTo(mask);
     assertThat(annotation.getLong("area")).isEqualTo(p.getLong("area"));
+    // CSV: the mask's area in its column
+    String[] row = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=csv").bodyAsString().split("\r\n")[1]
+        .split(",", -1);
+    assertThat(row[12]).isEqualTo(String.valueOf(p.getLong("area")));
+
     // the YOLO export writes the mask's outline, normalised, enclosing about the mask's area
     Map<String, String> yolo = ExportsIT.unzip(api.get(Api.INF + "/jobs/" + lastJob + "/export?format=yolo").body()
         .getBytes());
@@ -189,6 +194,14 @@ class SegPoseIT extends SharedServiceIT {
     JsonObject category = coco.getJsonArray("categories").getJsonObject(0);
     assertThat(category.getJsonArray("keypoints")).hasSize(17).contains("nose", "right_ankle");
     assertThat(category.getJsonArray("skeleton")).hasSize(19);
+    // CSV: the keypoints in one column, "x y score" each
+    String csv = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=csv").bodyAsString();
+    String[] row = csv.split("\r\n")[1].split(",", -1);
+    assertThat(row).hasSize(15);
+    assertThat(row[13].split(";")).hasSize(17);
+    assertThat(row[13].split(";")[0]).isEqualTo(nose.getValue("x") + " " + nose.getValue("y") + " "
+        + nose.getValue("score"));
+
     // YOLO pose labels: class, box, then x y v for each of the 17 keypoints; data.yaml says kpt_shape and flip_idx
     Map<String, String> yolo = ExportsIT.unzip(api.get(Api.INF + "/jobs/" + lastJob + "/export?format=yolo").body()
         .getBytes());
