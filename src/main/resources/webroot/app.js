@@ -402,6 +402,7 @@ async function openAllJobsStream(lastEventId) {
   }
   let lastId = lastEventId;
   const es = new EventSource(withParams(`${INF}/events`, { access_token: token, last_event_id: lastId }));
+  state.allJobsStream = es;
   const track = (e) => { if (e.lastEventId) lastId = e.lastEventId; };
   es.addEventListener('open', () => {
     live.dataset.state = 'live';
@@ -793,6 +794,14 @@ function resultCard(jobId, r) {
     frame.append(box);
   }
   if (r.error) frame.append(el('p', { className: 'image-error', role: 'note', text: `Error: ${r.error}` }));
+  if (Array.isArray(r.classifications) && r.classifications.length) {
+    // a classifier's top classes, best first, over the image
+    frame.append(el('ol', { className: 'classifications', 'aria-label': 'Top classes' },
+      ...r.classifications.slice(0, 5).map((c) => el('li', {
+        dataset: { className: c.class_name, score: c.score },
+        text: `${c.class_name} ${(c.score * 100).toFixed(0)}%`,
+      }))));
+  }
 
   const caption = el('figcaption', {},
     el('span', { className: 'image-name', title: r.image_name, text: r.image_name }),
@@ -1051,6 +1060,12 @@ async function loadDefaults() {
 }
 
 async function main() {
+  // a page being left closes its streams at once: browsers allow only 6 connections per host over HTTP/1.1, and
+  // streams of pages left behind would otherwise hold them until the server notices
+  window.addEventListener('pagehide', () => {
+    closeJobStream();
+    if (state.allJobsStream) state.allJobsStream.close();
+  });
   wireForm();
   wireResults();
   window.addEventListener('popstate', showFromUrl);

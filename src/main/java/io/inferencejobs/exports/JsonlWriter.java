@@ -30,10 +30,13 @@ final class JsonlWriter implements FormatWriter {
           .put("s3_uri", image.s3Uri()).put("code", image.errorCode() == null ? "error" : image.errorCode())
           .put("message", image.error()).encode() + "\n");
     }
-    return Buffer.buffer(new JsonObject().put("image_index", image.index()).put("image_name", image.name())
+    JsonObject line = new JsonObject().put("image_index", image.index()).put("image_name", image.name())
         .put("s3_uri", image.s3Uri()).put("width", image.width()).put("height", image.height())
-        .put("predictions", image.predictions() == null ? new JsonArray() : image.predictions())
-        .put("error", image.error()).put("error_code", image.errorCode()).encode() + "\n");
+        .put("predictions", image.predictions() == null ? new JsonArray() : image.predictions());
+    if (image.classifications() != null) {
+      line.put("classifications", image.classifications());
+    }
+    return Buffer.buffer(line.put("error", image.error()).put("error_code", image.errorCode()).encode() + "\n");
   }
 
   @Override

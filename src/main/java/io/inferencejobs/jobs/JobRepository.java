@@ -168,7 +168,7 @@ public final class JobRepository {
     return pool.preparedQuery("""
             SELECT i.image_index, i.image_name, i.s3_uri, r.width, r.height, r.predictions, r.num_detections,
                    r.decode_time_ms, r.preprocessing_time_ms, r.inference_time_ms, r.postprocessing_time_ms, r.error,
-                   r.error_code
+                   r.error_code, r.classifications
             FROM job_images i JOIN image_results r ON r.job_id = i.job_id AND r.image_index = i.image_index
             WHERE i.job_id = $1 AND i.image_index > $2
             ORDER BY i.image_index OFFSET $3 LIMIT $4""")
@@ -176,7 +176,11 @@ public final class JobRepository {
         .map(rows -> {
           List<JsonObject> items = new ArrayList<>();
           for (Row r : rows) {
-            items.add(new JsonObject()
+            JsonObject item = new JsonObject();
+            if (r.getJson("classifications") instanceof JsonArray cls) {
+              item.put("classifications", cls);
+            }
+            items.add(item
                 .put("image_index", r.getInteger("image_index"))
                 .put("image_name", r.getString("image_name"))
                 .put("s3_uri", r.getString("s3_uri"))
@@ -201,7 +205,8 @@ public final class JobRepository {
    */
   public Future<List<ExportedImage>> exportPage(long jobId, int afterIndex, int limit) {
     return pool.preparedQuery("""
-            SELECT i.image_index, i.image_name, i.s3_uri, r.width, r.height, r.predictions, r.error, r.error_code
+            SELECT i.image_index, i.image_name, i.s3_uri, r.width, r.height, r.predictions, r.error, r.error_code,
+                   r.classifications
             FROM job_images i JOIN image_results r ON r.job_id = i.job_id AND r.image_index = i.image_index
             WHERE i.job_id = $1 AND i.image_index > $2
             ORDER BY i.image_index LIMIT $3""")
@@ -211,7 +216,8 @@ public final class JobRepository {
           for (Row r : rows) {
             out.add(new ExportedImage(r.getInteger("image_index"), r.getString("image_name"), r.getString("s3_uri"),
                 r.getInteger("width"), r.getInteger("height"), (JsonArray) r.getJson("predictions"),
-                r.getString("error"), r.getString("error_code")));
+                r.getString("error"), r.getString("error_code"),
+                r.getJson("classifications") instanceof JsonArray cls ? cls : null));
           }
           return out;
         });
@@ -421,6 +427,8 @@ public final class JobRepository {
     Double[] post = results.stream().map(ResultRow::postprocessMs).toArray(Double[]::new);
     String[] err = results.stream().map(ResultRow::error).toArray(String[]::new);
     String[] code = results.stream().map(ResultRow::errorCode).toArray(String[]::new);
+    String[] cls = results.stream().map(r -> r.classifications() == null ? null : r.classifications().encode())
+        .toArray(String[]::new);
     return inTx(conn -> conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
         .execute(Tuple.of(jobId))
         .compose(rows -> {
@@ -431,14 +439,16 @@ public final class JobRepository {
           return conn.preparedQuery("""
                   INSERT INTO image_results (job_id, image_index, width, height, predictions, num_detections,
                     decode_time_ms, preprocessing_time_ms, inference_time_ms, postprocessing_time_ms, error, worker,
-                    error_code)
-                  SELECT $1, t.idx, t.w, t.h, t.p::jsonb, t.n, t.dec, t.pre, t.inf, t.post, t.err, $2, t.code
+                    error_code, classifications)
+                  SELECT $1, t.idx, t.w, t.h, t.p::jsonb, t.n, t.dec, t.pre, t.inf, t.post, t.err, $2, t.code,
+                         t.cls::jsonb
                   FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::int[], $8::float8[], $9::float8[],
-                              $10::float8[], $11::float8[], $12::text[], $13::text[])
-                       AS t(idx, w, h, p, n, dec, pre, inf, post, err, code)
+                              $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[])
+                       AS t(idx, w, h, p, n, dec, pre, inf, post, err, code, cls)
                   ON CONFLICT (job_id, image_index) DO NOTHING
                   RETURNING image_index, error, num_detections, inference_time_ms""")
-              .execute(Tuple.from(new Object[] {jobId, workerId, idx, w, h, preds, n, dec, pre, inf, post, err, code}))
+              .execute(Tuple.from(new Object[] {jobId, workerId, idx, w, h, preds, n, dec, pre, inf, post, err, code,
+                  cls}))
               .compose(inserted -> {
                 int count = 0;
                 int failed = 0;

@@ -456,9 +456,12 @@ public final class WorkerVerticle extends VerticleBase {
               p.error(), p.code()));
         } else {
           ImageResult r = list.get(k++);
+          // a classifier's top-k classes are no objects: they are not predictions with a whole-image box
+          boolean classify = "classify".equals(engine.descriptor().task());
           rows.add(new ResultRow(p.ref().index(), p.ref().name(), r.width(), r.height(),
-              r.error() == null ? predictions(r.detections()) : null, r.decodeMs(), r.preprocessMs(),
-              r.inferenceMs(), r.postprocessMs(), r.error(), r.error() == null ? null : "inference"));
+              r.error() == null ? (classify ? new JsonArray() : predictions(r.detections())) : null, r.decodeMs(),
+              r.preprocessMs(), r.inferenceMs(), r.postprocessMs(), r.error(), r.error() == null ? null : "inference",
+              r.error() == null && classify ? classifications(r.detections()) : null));
           if (r.error() == null) {
             meters.stages(r.decodeMs(), r.preprocessMs(), r.inferenceMs(), r.postprocessMs());
           }
@@ -468,6 +471,16 @@ public final class WorkerVerticle extends VerticleBase {
       meters.imagesFailed.increment(rows.stream().filter(row -> row.error() != null).count());
       return rows;
     });
+  }
+
+  /** A classifier's top-k classes, best first. */
+  static JsonArray classifications(List<Detection> detections) {
+    JsonArray out = new JsonArray();
+    for (Detection d : detections) {
+      out.add(new JsonObject().put("class_id", d.classId()).put("class_name", d.className())
+          .put("score", round(d.confidence(), 4)));
+    }
+    return out;
   }
 
   public static JsonArray predictions(List<Detection> detections) {

@@ -218,4 +218,32 @@ class SegPoseIT extends SharedServiceIT {
     int ay = (int) Math.round(ankle.getDouble("y"));
     assertThat(ExportsIT.diff(drawn, photo, ax, ay)).isGreaterThan(40);
   }
+
+  @Test
+  void aClassifierGivesItsTopClassesAndNoBoxes() throws Exception {
+    long tj = trainingJob("classification");
+    // a real ONNX model that reads each image's mean red, green and blue as the scores of 3 classes
+    Path model = Files.createTempFile("classifier", ".onnx");
+    Files.write(model, io.inferencejobs.inference.TinyOnnx.channelMeans(64, 64));
+    HttpResponse<Buffer> r = put(tj, "best", model);
+    assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
+    assertThat(r.bodyAsJsonObject().getString("task")).isEqualTo("classify");
+
+    List<JsonObject> results = run(tj, "classification");
+    JsonObject first = results.get(0);
+    assertThat(first.getJsonArray("predictions")).isEmpty();
+    assertThat(first.getInteger("num_detections")).isZero();
+    JsonArray classes = first.getJsonArray("classifications");
+    assertThat(classes).isNotEmpty();
+    for (int i = 1; i < classes.size(); i++) {
+      assertThat(classes.getJsonObject(i).getDouble("score"))
+          .isLessThanOrEqualTo(classes.getJsonObject(i - 1).getDouble("score"));
+    }
+    assertThat(classes.getJsonObject(0).getString("class_name")).startsWith("class_");
+    assertThat(classes.getJsonObject(0).getDouble("score")).isBetween(0.25, 1.0);
+    // the JSON lines export carries them too
+    String jsonl = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=jsonl").bodyAsString();
+    assertThat(new JsonObject(jsonl.lines().findFirst().orElseThrow()).getJsonArray("classifications"))
+        .isEqualTo(classes);
+  }
 }

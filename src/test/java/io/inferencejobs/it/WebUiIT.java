@@ -287,6 +287,19 @@ class WebUiIT {
       WebElement skeleton = driver.findElement(By.cssSelector(".result-card svg.pose-layer"));
       driver.findElement(By.id("show-keypoints")).click();
       wait.until(d -> !skeleton.isDisplayed());
+
+      // a classifier's top classes are listed over the image, best first, with no box
+      long classify = trainingJob(api, "classification");
+      assertThat(api.request(io.vertx.core.http.HttpMethod.PUT, "/api/v1/training_jobs/" + classify
+              + "/checkpoints/best", java.util.Map.of("Content-Type", "application/octet-stream"),
+          io.vertx.core.buffer.Buffer.buffer(io.inferencejobs.inference.TinyOnnx.channelMeans(64, 64))).statusCode())
+          .isEqualTo(201);
+      long classifyJob = job(api, classify);
+      driver.get(base + "?job=" + classifyJob);
+      wait.until(d -> !d.findElements(By.cssSelector(".result-card .classifications li")).isEmpty());
+      List<WebElement> top = driver.findElements(By.cssSelector(".result-card .classifications li"));
+      assertThat(top.get(0).getText()).matches("class_\\d \\d+%");
+      assertThat(driver.findElements(By.cssSelector(".result-card .box"))).isEmpty();
       assertNoScriptErrors();
     } finally {
       api.close();
