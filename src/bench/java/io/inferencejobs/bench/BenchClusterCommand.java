@@ -8,14 +8,9 @@ import io.vertx.core.Promise;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.pgclient.PgBuilder;
-import io.vertx.pgclient.PgConnectOptions;
-import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,34 +48,20 @@ public final class BenchClusterCommand {
 
   private final Map<Long, Promise<Long>> terminal = new ConcurrentHashMap<>();
 
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
   private void bench(int images, int lease) throws Exception {
     List<String> out = new ArrayList<>();
-    int pgPort = freePort();
-    int s3Port = freePort();
-    List<Integer> hz = List.of(freePort(), freePort(), freePort(), freePort());
+    int pgPort = BenchDb.freePort();
+    int s3Port = BenchDb.freePort();
+    List<Integer> hz = List.of(BenchDb.freePort(), BenchDb.freePort(), BenchDb.freePort(), BenchDb.freePort());
     Map<String, String> common = new HashMap<>();
     common.put("CLUSTERED", "true");
     common.put("AUTH_ENABLED", "false"); // loopback only
     common.put("CLUSTER_MEMBERS", String.join(",", hz.stream().map(p -> "127.0.0.1:" + p).toList()));
-    common.put("PG_HOST", "127.0.0.1");
-    common.put("PG_PORT", Integer.toString(pgPort));
-    common.put("PG_DATABASE", "postgres");
-    common.put("PG_USER", "postgres");
-    common.put("PG_PASSWORD", "postgres");
-    common.put("S3_ENDPOINT", "http://127.0.0.1:" + s3Port);
-    common.put("S3_ACCESS_KEY", "inference-jobs");
-    common.put("S3_SECRET_KEY", "inference-jobs-secret");
+    common.putAll(BenchDb.nodeSettings(pgPort, s3Port));
     common.put("WORKER_LEASE_SECONDS", Integer.toString(lease));
     common.put("WORKER_DEVICES", "cpu");
     System.out.println("starting PostgreSQL + S3, an API node and worker nodes (separate JVMs) ...");
-    try (ServiceProcess deps = ServiceProcess.start("256m", Map.of("PG_EMBEDDED_PORT", Integer.toString(pgPort),
-        "S3_EMBEDDED_PORT", Integer.toString(s3Port)), "deps", "deps ready");
+    try (ServiceProcess deps = BenchDb.startDeps(pgPort, s3Port);
          ServiceProcess api = ServiceProcess.start("512m", with(common, "ROLES", "api", "CLUSTER_PORT", hz.get(0)));
          Http http = new Http(api.port, 64)) {
       List<Path> photos;
@@ -142,7 +123,7 @@ public final class BenchClusterCommand {
 
   /** Waits until worker 2 (not worker 1) holds a lease on the job; returns its lease owner id. */
   private String waitForLeaseHolder(long job, int pgPort, ServiceProcess w1, ServiceProcess w2) throws Exception {
-    try (Db db = new Db(pgPort)) {
+    try (BenchDb db = new BenchDb(pgPort)) {
       String w1Pid = "-" + w1.process.pid() + "-";
       for (int i = 0; i < 600; i++) {
         for (Row r : db.query("SELECT DISTINCT lease_owner FROM job_chunks WHERE job_id = $1 AND state = 'leased'",
@@ -161,7 +142,7 @@ public final class BenchClusterCommand {
 
   /** Seconds (since {@link #started}) until the dead worker's chunks are leased by someone else or done. */
   private double waitUntilReleasedElsewhere(long job, int pgPort, String owner) throws Exception {
-    try (Db db = new Db(pgPort)) {
+    try (BenchDb db = new BenchDb(pgPort)) {
       List<Integer> chunks = new ArrayList<>();
       for (Row r : db.query("SELECT chunk_index FROM job_chunks WHERE job_id = $1 AND lease_owner = $2",
           Tuple.of(job, owner))) {
@@ -180,7 +161,7 @@ public final class BenchClusterCommand {
 
   /** Lease + list + finish of one chunk, timed against the cluster's PostgreSQL, without inference. */
   private static String dispatchOverhead(int pgPort) throws Exception {
-    try (Db db = new Db(pgPort)) {
+    try (BenchDb db = new BenchDb(pgPort)) {
       JobRepository repo = new JobRepository(db.pool, events -> { });
       io.inferencejobs.jobs.ChunkRepository leases = new io.inferencejobs.jobs.ChunkRepository(db.pool);
       int chunks = 300;
@@ -239,27 +220,5 @@ public final class BenchClusterCommand {
       m.put(kv[i].toString(), kv[i + 1].toString());
     }
     return m;
-  }
-
-  /** A small pool on the cluster's PostgreSQL for the measurements. */
-  private static final class Db implements AutoCloseable {
-    final io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
-    final Pool pool;
-
-    Db(int port) {
-      pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(2)).connectingTo(new PgConnectOptions()
-          .setHost("127.0.0.1").setPort(port).setDatabase("postgres").setUser("postgres").setPassword("postgres"))
-          .using(vertx).build();
-    }
-
-    io.vertx.sqlclient.RowSet<Row> query(String sql, Tuple t) {
-      return Http.await(pool.preparedQuery(sql).execute(t));
-    }
-
-    @Override
-    public void close() {
-      Http.await(pool.close());
-      Http.await(vertx.close());
-    }
   }
 }

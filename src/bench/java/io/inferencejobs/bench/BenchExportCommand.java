@@ -3,10 +3,6 @@ package io.inferencejobs.bench;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.pgclient.PgBuilder;
-import io.vertx.pgclient.PgConnectOptions;
-import io.vertx.sqlclient.Pool;
-import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
@@ -15,7 +11,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -51,33 +46,18 @@ public final class BenchExportCommand {
     }
   }
 
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
   private static void bench(int n, int perImage, List<String> formats, int repeat, String heap) throws Exception {
-    int pgPort = freePort();
-    int s3Port = freePort();
-    Map<String, String> env = new HashMap<>();
+    int pgPort = BenchDb.freePort();
+    int s3Port = BenchDb.freePort();
+    Map<String, String> env = BenchDb.nodeSettings(pgPort, s3Port);
     env.put("ROLES", "api");
     env.put("AUTH_ENABLED", "false"); // loopback only
-    env.put("PG_HOST", "127.0.0.1");
-    env.put("PG_PORT", Integer.toString(pgPort));
-    env.put("PG_DATABASE", "postgres");
-    env.put("PG_USER", "postgres");
-    env.put("PG_PASSWORD", "postgres");
-    env.put("S3_ENDPOINT", "http://127.0.0.1:" + s3Port);
-    env.put("S3_ACCESS_KEY", "inference-jobs");
-    env.put("S3_SECRET_KEY", "inference-jobs-secret");
     System.out.println("starting PostgreSQL + S3 and an API-only node (-Xmx" + heap + ") as separate JVMs ...");
     List<String> out = new ArrayList<>();
-    try (ServiceProcess deps = ServiceProcess.start("256m", Map.of("PG_EMBEDDED_PORT", Integer.toString(pgPort),
-        "S3_EMBEDDED_PORT", Integer.toString(s3Port)), "deps", "deps ready");
+    try (ServiceProcess deps = BenchDb.startDeps(pgPort, s3Port);
          ServiceProcess api = ServiceProcess.start(heap, env);
          Http http = new Http(api.port, 4);
-         Db db = new Db(pgPort)) {
+         BenchDb db = new BenchDb(pgPort)) {
       Path dog = Http.sampleImagesDir().resolve("dog.jpg");
       String uri = Http.await(http.upload(1, List.of(dog))).body().getJsonArray("uploaded_files").getJsonObject(0)
           .getString("s3_uri");
@@ -179,7 +159,7 @@ public final class BenchExportCommand {
     return sum / 1048576.0;
   }
 
-  private static void seed(Db db, long job, String uri, int n, int perImage) {
+  private static void seed(BenchDb db, long job, String uri, int n, int perImage) {
     db.query("DELETE FROM job_chunks WHERE job_id = $1", Tuple.of(job));
     db.query("DELETE FROM job_images WHERE job_id = $1", Tuple.of(job));
     db.query("INSERT INTO job_images (job_id, image_index, s3_uri, image_name) SELECT $1, g, $2, "
@@ -199,7 +179,7 @@ public final class BenchExportCommand {
   }
 
   /** The export's page query, read in pages of 500 by this process and dropped. */
-  private static double bareRead(Db db, long job) {
+  private static double bareRead(BenchDb db, long job) {
     long t0 = System.nanoTime();
     int after = -1;
     while (true) {
@@ -216,28 +196,6 @@ public final class BenchExportCommand {
       if (count < 500) {
         return (System.nanoTime() - t0) / 1e9;
       }
-    }
-  }
-
-  /** A small pool on the node's PostgreSQL. */
-  private static final class Db implements AutoCloseable {
-    final io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
-    final Pool pool;
-
-    Db(int port) {
-      pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(2)).connectingTo(new PgConnectOptions()
-          .setHost("127.0.0.1").setPort(port).setDatabase("postgres").setUser("postgres").setPassword("postgres"))
-          .using(vertx).build();
-    }
-
-    RowSet<Row> query(String sql, Tuple t) {
-      return Http.await(pool.preparedQuery(sql).execute(t));
-    }
-
-    @Override
-    public void close() {
-      Http.await(pool.close());
-      Http.await(vertx.close());
     }
   }
 }
