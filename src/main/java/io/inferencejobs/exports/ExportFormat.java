@@ -69,7 +69,7 @@ public enum ExportFormat {
       case CSV -> new CsvWriter();
       case JSONL -> new JsonlWriter(false);
       case ERRORS -> new JsonlWriter(true);
-      case LABELSTUDIO -> new LabelStudioWriter();
+      case LABELSTUDIO -> new LabelStudioWriter(drawer);
       case ANNOTATED -> new AnnotatedWriter(drawer);
     };
   }

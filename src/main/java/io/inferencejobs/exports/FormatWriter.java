@@ -45,4 +45,19 @@ public interface FormatWriter {
     seen.forEach((id, name) -> out.putIfAbsent(id, name == null ? "class_" + id : name));
     return out;
   }
+
+  /**
+   * A mask's largest outer contour as x, y pixel pairs (at least 3 points), or null without a mask. CPU work (the
+   * mask is decoded whole): writers call it from {@link #render} on a worker pool.
+   */
+  static int[] outline(io.vertx.core.json.JsonObject mask) {
+    if (mask == null || mask.getJsonArray("size") == null) {
+      return null;
+    }
+    int mh = mask.getJsonArray("size").getInteger(0);
+    int mw = mask.getJsonArray("size").getInteger(1);
+    List<int[]> contours = io.inferencejobs.inference.Contours.outer(
+        io.inferencejobs.inference.Rle.decode(mask.getString("counts"), mh, mw), mw, mh, 1);
+    return contours.isEmpty() || contours.get(0).length < 6 ? null : contours.get(0);
+  }
 }

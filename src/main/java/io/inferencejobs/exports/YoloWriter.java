@@ -1,7 +1,5 @@
 package io.inferencejobs.exports;
 
-import io.inferencejobs.inference.Contours;
-import io.inferencejobs.inference.Rle;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -88,7 +86,7 @@ final class YoloWriter implements FormatWriter {
       double y1 = b.getDouble("y1");
       double x2 = b.getDouble("x2");
       double y2 = b.getDouble("y2");
-      int[] outline = outline(p.getJsonObject("mask"));
+      int[] outline = FormatWriter.outline(p.getJsonObject("mask"));
       labels.append(classId);
       if (outline != null) {
         for (int k = 0; k < outline.length; k += 2) {
@@ -111,17 +109,6 @@ final class YoloWriter implements FormatWriter {
       labels.append('\n');
     }
     return labels.toString();
-  }
-
-  /** The mask's largest outer contour (at least 3 points), or null for a prediction without a mask. */
-  private static int[] outline(JsonObject mask) {
-    if (mask == null || mask.getJsonArray("size") == null) {
-      return null;
-    }
-    int mh = mask.getJsonArray("size").getInteger(0);
-    int mw = mask.getJsonArray("size").getInteger(1);
-    List<int[]> contours = Contours.outer(Rle.decode(mask.getString("counts"), mh, mw), mw, mh, 1);
-    return contours.isEmpty() || contours.get(0).length < 6 ? null : contours.get(0);
   }
 
   @Override

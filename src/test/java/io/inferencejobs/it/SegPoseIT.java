@@ -128,6 +128,16 @@ class SegPoseIT extends SharedServiceIT {
     double normalisedArea = (double) p.getLong("area") / (person.getInteger("width") * person.getInteger("height"));
     assertThat(Math.abs(shoelace) / 2).isCloseTo(normalisedArea, within(normalisedArea * 0.1));
 
+    // Label Studio: the box and the mask's outline as a polygon, in percent
+    JsonArray tasks = new JsonArray(api.get(Api.INF + "/jobs/" + lastJob + "/export?format=labelstudio").bodyAsString());
+    JsonArray lsResults = tasks.getJsonObject(0).getJsonArray("predictions").getJsonObject(0).getJsonArray("result");
+    JsonObject polygon = lsResults.stream().map(o -> (JsonObject) o)
+        .filter(o -> o.getString("type").equals("polygonlabels")).findFirst().orElseThrow();
+    assertThat(polygon.getString("from_name")).isEqualTo("polygon");
+    assertThat(polygon.getJsonObject("value").getJsonArray("points").size()).isEqualTo((line.length - 1) / 2);
+    assertThat(polygon.getJsonObject("value").getJsonArray("polygonlabels")).containsExactly("person");
+    assertThat(lsResults.stream().filter(o -> ((JsonObject) o).getString("type").equals("rectanglelabels"))).hasSize(1);
+
     // the annotated image tints the mask: inside it the picture changed, outside the box it did not
     java.awt.image.BufferedImage drawn = annotated(lastJob);
     java.awt.image.BufferedImage photo = javax.imageio.ImageIO.read(JobFlowIT.IMAGES.resolve("person.jpg").toFile());
@@ -201,6 +211,16 @@ class SegPoseIT extends SharedServiceIT {
     assertThat(row[13].split(";")).hasSize(17);
     assertThat(row[13].split(";")[0]).isEqualTo(nose.getValue("x") + " " + nose.getValue("y") + " "
         + nose.getValue("score"));
+
+    // Label Studio: the keypoints scored 0.3 or more (16 of 17 here) as keypointlabels, named
+    JsonArray tasks = new JsonArray(api.get(Api.INF + "/jobs/" + lastJob + "/export?format=labelstudio").bodyAsString());
+    List<JsonObject> points = tasks.getJsonObject(0).getJsonArray("predictions").getJsonObject(0)
+        .getJsonArray("result").stream().map(o -> (JsonObject) o)
+        .filter(o -> o.getString("type").equals("keypointlabels")).toList();
+    assertThat(points).hasSize(16);
+    assertThat(points.get(0).getJsonObject("value").getJsonArray("keypointlabels")).containsExactly("nose");
+    assertThat(points.get(0).getJsonObject("value").getDouble("x"))
+        .isCloseTo(nose.getDouble("x") / results.get(0).getInteger("width") * 100, within(0.001));
 
     // YOLO pose labels: class, box, then x y v for each of the 17 keypoints; data.yaml says kpt_shape and flip_idx
     Map<String, String> yolo = ExportsIT.unzip(api.get(Api.INF + "/jobs/" + lastJob + "/export?format=yolo").body()
