@@ -1,7 +1,6 @@
 package io.inferencejobs.bench;
 
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
@@ -11,7 +10,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -58,19 +56,14 @@ public final class BenchExportCommand {
          ServiceProcess api = ServiceProcess.start(heap, env);
          Http http = new Http(api.port, 4);
          BenchDb db = new BenchDb(pgPort)) {
-      Path dog = Http.sampleImagesDir().resolve("dog.jpg");
-      String uri = Http.await(http.upload(1, List.of(dog))).body().getJsonArray("uploaded_files").getJsonObject(0)
-          .getString("s3_uri");
-      JsonObject body = new JsonObject().put("training_job_id", 1).put("checkpoint_path", "pretrained")
-          .put("inference_type", "batch").put("input_data", new JsonObject().put("image_uris", new JsonArray()
-              .add(uri)));
+      JsonObject body = http.oneImageJob();
       Http.Reply created = Http.await(http.json(HttpMethod.POST, Http.INF + "/jobs", body));
       if (created.status() != 201) {
         throw new IllegalStateException("job creation answered " + created.status() + " " + created.body());
       }
       long job = created.body().getLong("id");
       long t0 = System.nanoTime();
-      seed(db, job, uri, n, perImage);
+      seed(db, job, body.getJsonObject("input_data").getJsonArray("image_uris").getString(0), n, perImage);
       System.out.printf("seeded job %d: %,d results, %,d predictions in %.1f s%n", job, n, (long) n * perImage,
           (System.nanoTime() - t0) / 1e9);
 

@@ -2,10 +2,8 @@ package io.inferencejobs.bench;
 
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -43,12 +41,7 @@ public final class BenchSseCommand {
     System.out.println("starting an API-only service (-Xmx" + heap + ") ...");
     try (ServiceProcess svc = ServiceProcess.start(heap, Map.of("ROLES", "api"));
          Http http = new Http(svc.port, 16)) {
-      Path dog = Http.sampleImagesDir().resolve("dog.jpg");
-      String uri = Http.await(http.upload(1, List.of(dog))).body().getJsonArray("uploaded_files").getJsonObject(0)
-          .getString("s3_uri");
-      JsonObject body = new JsonObject().put("training_job_id", 1).put("checkpoint_path", "pretrained")
-          .put("inference_type", "batch").put("input_data", new JsonObject().put("image_uris", new JsonArray()
-              .add(uri)));
+      JsonObject body = http.oneImageJob();
       for (String c : counts) {
         int n = Integer.parseInt(c.trim());
         // arrival times of each job's "status" event, per subscriber

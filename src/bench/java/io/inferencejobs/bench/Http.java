@@ -115,6 +115,16 @@ final class Http implements AutoCloseable {
     }));
   }
 
+  /** Uploads dog.jpg and answers the body of a job on it (pretrained model of training job 1). */
+  JsonObject oneImageJob() {
+    Path dog = sampleImagesDir().resolve("dog.jpg");
+    String uri = await(upload(1, List.of(dog))).body().getJsonArray("uploaded_files").getJsonObject(0)
+        .getString("s3_uri");
+    return new JsonObject().put("training_job_id", 1).put("checkpoint_path", "pretrained")
+        .put("inference_type", "batch").put("input_data", new JsonObject().put("image_uris",
+            new io.vertx.core.json.JsonArray().add(uri)));
+  }
+
   static Path sampleImagesDir() {
     for (String candidate : List.of("src/test/resources/images", "../shared/images", "shared/images")) {
       Path p = Path.of(candidate);
