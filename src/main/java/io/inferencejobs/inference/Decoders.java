@@ -2,6 +2,7 @@ package io.inferencejobs.inference;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -30,12 +31,40 @@ final class Decoders {
     return switch (layout) {
       case YOLOV8 -> Nms.run(yolov8(out, offset, d1, d2, p), p.iouThreshold(), p.agnosticNms(), p.maxDetections());
       case YOLOV5 -> Nms.run(yolov5(out, offset, d1, d2, p), p.iouThreshold(), p.agnosticNms(), p.maxDetections());
-      case END2END -> top(end2end(out, offset, d1, d2, p), p.maxDetections());
+      case END2END, SEGMENT_E2E, POSE_E2E -> top(end2end(out, offset, d1, d2, p), p.maxDetections());
       case CLASSIFICATION -> top(classification(out, offset, d1, p), p.maxDetections());
       case SEGMENT, POSE -> Nms.run(yolov8(out, offset, d1 - extraRows, d2, p), p.iouThreshold(), p.agnosticNms(),
           p.maxDetections());
-      case OBB -> obb(out, offset, d1, d2, p).stream().map(RotatedNms.Rotated::candidate).toList();
+      case OBB, OBB_E2E -> oriented(layout, out, offset, d1, d2, p).stream().map(RotatedNms.Rotated::candidate)
+          .toList();
     };
+  }
+
+  /** The oriented boxes of one image at {@code offset}: rotated NMS for obb, the graph's own for obb_e2e. */
+  static List<RotatedNms.Rotated> oriented(OutputLayout layout, FloatBuffer out, int offset, int d1, int d2,
+                                           DetectionParams p) {
+    return layout == OutputLayout.OBB_E2E ? obbEnd2end(out, offset, d1, d2, p) : obb(out, offset, d1, d2, p);
+  }
+
+  /** [K, 7]: cx, cy, w, h, score, class, angle; already past NMS, so only sorted and cut to the limit. */
+  static List<RotatedNms.Rotated> obbEnd2end(FloatBuffer out, int offset, int k, int cols, DetectionParams p) {
+    List<RotatedNms.Rotated> found = new ArrayList<>();
+    for (int i = 0; i < k; i++) {
+      int base = offset + i * cols;
+      float score = out.get(base + 4);
+      int classId = Math.round(out.get(base + 5));
+      if (score >= p.confidenceThreshold() && classId >= 0 && p.accepts(classId)) {
+        float cx = out.get(base);
+        float cy = out.get(base + 1);
+        float w = out.get(base + 2);
+        float h = out.get(base + 3);
+        Candidate c = new Candidate(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, classId, i);
+        found.add(new RotatedNms.Rotated(c, cx, cy, w, h, out.get(base + 6)));
+      }
+    }
+    found.sort(Comparator.comparingDouble((RotatedNms.Rotated r) -> -r.candidate().score())
+        .thenComparingInt(r -> r.candidate().index()));
+    return found.size() > p.maxDetections() ? new ArrayList<>(found.subList(0, p.maxDetections())) : found;
   }
 
   /** [4+nc+1, A]: as yolov8 for the scores; the last row is the angle; NMS on the rotated boxes. */

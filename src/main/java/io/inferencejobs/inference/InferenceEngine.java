@@ -306,7 +306,7 @@ public final class InferenceEngine implements AutoCloseable {
         }
         long[] outShape = out.getInfo().getShape();
         OutputLayout l = layoutFor(outShape);
-        if ((l == OutputLayout.SEGMENT && protoOutput == null) || (l == OutputLayout.POSE && extra == null)) {
+        if ((l.segment() && protoOutput == null) || (l.pose() && extra == null)) {
           throw new ModelException("A " + l.id() + " model needs its output's row count known at load (found "
               + OutputLayout.describe(outShape) + " only when run); name the layout in a descriptor.");
         }
@@ -344,42 +344,47 @@ public final class InferenceEngine implements AutoCloseable {
 
   private List<Detection> detections(OutputLayout l, FloatBuffer data, int image, long[] shape, DetectionParams p,
                                      ImageGeometry g, FloatBuffer protos, long[] protoShape) {
-    if (l == OutputLayout.OBB) {
-      return oriented(data, image, shape, p, g);
+    if (l.obb()) {
+      return oriented(l, data, image, shape, p, g);
     }
-    int extraRows = l == OutputLayout.SEGMENT ? extra[1] : l == OutputLayout.POSE ? extra[0] * extra[1] : 0;
+    int extraRows = l.segment() ? extra[1] : l.pose() ? extra[0] * extra[1] : 0;
     List<Candidate> found = Decoders.decode(l, data, image, shape, p, extraRows);
     if (found.isEmpty()) {
       return Collections.emptyList();
     }
     List<String> names = descriptor.classNames();
-    int rows = (int) shape[1];
-    int anchors = shape.length > 2 ? (int) shape[2] : 1;
-    int offset = image * rows * anchors;
-    int firstExtra = rows - extraRows;
+    int d1 = (int) shape[1];
+    int d2 = shape.length > 2 ? (int) shape[2] : 1;
+    int offset = image * d1 * d2;
+    // Value f of candidate i sits at offset + f * fieldStride + i * indexStride: rows of anchors for the
+    // Ultralytics layouts, one row of columns per object for the end-to-end ones.
+    int fieldStride = l.endToEnd() ? 1 : d2;
+    int indexStride = l.endToEnd() ? d2 : 1;
+    int firstExtra = l.endToEnd() ? 6 : d1 - extraRows;
     List<Detection> detections = new ArrayList<>(found.size());
     for (Candidate c : found) {
       String name = c.classId() < names.size() ? names.get(c.classId()) : "class_" + c.classId();
       BBox box = l == OutputLayout.CLASSIFICATION ? new BBox(0, 0, g.srcWidth(), g.srcHeight())
           : g.toSource(c.x1(), c.y1(), c.x2(), c.y2());
+      int at = offset + c.index() * indexStride;
       Mask mask = null;
       List<Keypoint> keypoints = null;
-      if (l == OutputLayout.SEGMENT) {
+      if (l.segment()) {
         int nm = (int) protoShape[1];
         float[] coef = new float[nm];
         for (int k = 0; k < nm; k++) {
-          coef[k] = data.get(offset + (firstExtra + k) * anchors + c.index());
+          coef[k] = data.get(at + (firstExtra + k) * fieldStride);
         }
         int ph = (int) protoShape[2];
         int pw = (int) protoShape[3];
         mask = Masks.mask(protos, image * nm * ph * pw, nm, ph, pw, coef, box, g);
-      } else if (l == OutputLayout.POSE) {
+      } else if (l.pose()) {
         keypoints = new ArrayList<>(extra[0]);
         for (int k = 0; k < extra[0]; k++) {
-          int row = firstExtra + k * extra[1];
-          float x = data.get(offset + row * anchors + c.index());
-          float y = data.get(offset + (row + 1) * anchors + c.index());
-          float score = extra[1] == 3 ? data.get(offset + (row + 2) * anchors + c.index()) : 1f;
+          int field = firstExtra + k * extra[1];
+          float x = data.get(at + field * fieldStride);
+          float y = data.get(at + (field + 1) * fieldStride);
+          float score = extra[1] == 3 ? data.get(at + (field + 2) * fieldStride) : 1f;
           keypoints.add(new Keypoint(keypointNames.get(k), g.toSourceX(x), g.toSourceY(y), score));
         }
       }
@@ -389,12 +394,13 @@ public final class InferenceEngine implements AutoCloseable {
   }
 
   /** Oriented boxes mapped back corner by corner; the box is their bounds, clipped to the image. */
-  private List<Detection> oriented(FloatBuffer data, int image, long[] shape, DetectionParams p, ImageGeometry g) {
-    int rows = (int) shape[1];
-    int anchors = (int) shape[2];
+  private List<Detection> oriented(OutputLayout l, FloatBuffer data, int image, long[] shape, DetectionParams p,
+                                   ImageGeometry g) {
+    int d1 = (int) shape[1];
+    int d2 = (int) shape[2];
     List<String> names = descriptor.classNames();
     List<Detection> out = new ArrayList<>();
-    for (RotatedNms.Rotated r : Decoders.obb(data, image * rows * anchors, rows, anchors, p)) {
+    for (RotatedNms.Rotated r : Decoders.oriented(l, data, image * d1 * d2, d1, d2, p)) {
       Candidate c = r.candidate();
       float[] in = r.corners();
       float[] corners = new float[8];

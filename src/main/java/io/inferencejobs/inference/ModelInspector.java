@@ -108,6 +108,7 @@ final class ModelInspector {
       }
     }
     int nc = names == null ? -1 : names.size();
+    int extraValues = extraValues(task, meta, outputs);
 
     // Output
     String outputName = explicit.outputName();
@@ -121,7 +122,7 @@ final class ModelInspector {
       }
       outShape = shapeOf(node);
       if (outLayout == null && known(outShape)) {
-        outLayout = OutputLayout.detect(outShape, nc, end2end, task);
+        outLayout = OutputLayout.detect(outShape, nc, end2end, task, extraValues);
         if (outLayout == null) {
           throw new ModelException(unsupported(outputName, outShape));
         }
@@ -130,7 +131,7 @@ final class ModelInspector {
       for (Map.Entry<String, NodeInfo> e : outputs.entrySet()) { // first output that fits, in model order
         long[] s = shapeOf(e.getValue());
         OutputLayout l = outLayout != null ? outLayout
-            : s != null && known(s) ? OutputLayout.detect(s, nc, end2end, task) : null;
+            : s != null && known(s) ? OutputLayout.detect(s, nc, end2end, task, extraValues) : null;
         if (l != null || (outputs.size() == 1 && s != null)) {
           outputName = e.getKey();
           outLayout = l;
@@ -162,14 +163,14 @@ final class ModelInspector {
       fullNames.add("class_" + i);
     }
     if (task == null) {
-      task = outLayout == OutputLayout.CLASSIFICATION ? "classify" : outLayout == OutputLayout.SEGMENT ? "segment"
-          : outLayout == OutputLayout.POSE ? "pose" : outLayout == OutputLayout.OBB ? "obb" : "detect";
+      task = outLayout == null ? "detect" : outLayout.task();
     }
 
     // Segment and pose: the prototypes output, the keypoint shape, and what is left for the classes
     String protoOutput = null;
     int[] kpt = null;
-    if (outLayout == OutputLayout.SEGMENT) {
+    boolean e2e = outLayout != null && outLayout.endToEnd();
+    if (outLayout != null && outLayout.segment()) {
       for (Map.Entry<String, NodeInfo> e : outputs.entrySet()) {
         long[] s = shapeOf(e.getValue());
         if (!e.getKey().equals(outputName) && s != null && s.length == 4) {
@@ -183,22 +184,28 @@ final class ModelInspector {
       }
       long[] ps = shapeOf(outputs.get(protoOutput));
       int extra = (int) ps[1];
-      if (known(outShape) && outShape[1] - 4 - extra < 1) {
+      if (e2e && known(outShape) && outShape[2] != 6 + extra) {
+        throw new ModelException("Output '" + outputName + "' has shape " + OutputLayout.describe(outShape)
+            + " but the prototypes " + OutputLayout.describe(ps) + " need " + extra + " mask coefficients: an "
+            + "end-to-end segment output has 6 + " + extra + " = " + (6 + extra) + " columns (x1, y1, x2, y2, "
+            + "score, class, coefficients).");
+      }
+      if (!e2e && known(outShape) && outShape[1] - 4 - extra < 1) {
         throw new ModelException("Output '" + outputName + "' has shape " + OutputLayout.describe(outShape)
             + " but the prototypes " + OutputLayout.describe(ps) + " need " + extra + " mask coefficients after "
             + "the box: no row is left for a class.");
       }
-      modelClasses = known(outShape) ? (int) outShape[1] - 4 - extra : 0;
+      modelClasses = known(outShape) && !e2e ? (int) outShape[1] - 4 - extra : 0;
       kpt = new int[] {0, extra};
-    } else if (outLayout == OutputLayout.POSE) {
+    } else if (outLayout != null && outLayout.pose()) {
       if (meta.containsKey("kpt_shape")) {
         try {
           kpt = PythonLiteral.imageSize(meta.get("kpt_shape"));
         } catch (IllegalArgumentException e) {
           throw new ModelException("Model metadata 'kpt_shape' cannot be read: " + e.getMessage(), e);
         }
-      } else if (nc > 0 && known(outShape)) {
-        long rest = outShape[1] - 4 - nc;
+      } else if ((nc > 0 || e2e) && known(outShape)) {
+        long rest = e2e ? outShape[2] - 6 : outShape[1] - 4 - nc;
         kpt = rest % 3 == 0 ? new int[] {(int) rest / 3, 3} : new int[] {(int) rest / 2, 2};
       } else {
         throw new ModelException("The pose model gives no 'kpt_shape' in its metadata and no class names: the "
@@ -208,7 +215,12 @@ final class ModelInspector {
         throw new ModelException("Model metadata 'kpt_shape' is [" + kpt[0] + ", " + kpt[1] + "]; each keypoint "
             + "must have 2 (x, y) or 3 (x, y, score) values.");
       }
-      if (known(outShape)) {
+      if (e2e && known(outShape) && outShape[2] != 6 + (long) kpt[0] * kpt[1]) {
+        throw new ModelException("The pose model's output '" + outputName + "' has " + outShape[2] + " columns, "
+            + "which does not fit 6 columns (x1, y1, x2, y2, score, class) + kpt_shape [" + kpt[0] + ", " + kpt[1]
+            + "] = " + (6 + kpt[0] * kpt[1]) + " columns.");
+      }
+      if (!e2e && known(outShape)) {
         long classes = outShape[1] - 4 - (long) kpt[0] * kpt[1];
         if (classes < 1 || (nc > 0 && classes != nc)) {
           throw new ModelException("The pose model's output '" + outputName + "' has " + outShape[1] + " rows, "
@@ -230,7 +242,31 @@ final class ModelInspector {
         explicit.padValue() != null ? explicit.padValue() : DEFAULT_PAD,
         fullNames, outputName, outLayout, task, fixedBatch == 0);
     return new Resolved(d, fixedBatch, protoOutput,
-        outLayout == OutputLayout.POSE || outLayout == OutputLayout.SEGMENT ? kpt : null);
+        outLayout != null && (outLayout.pose() || outLayout.segment()) ? kpt : null);
+  }
+
+  /**
+   * What each object has after its class, as far as can be told before the layout is known: the prototypes'
+   * coefficient count for a segment model, kpt_shape's values for a pose model (-1 when not told; a bad kpt_shape
+   * is reported later, once the layout is known).
+   */
+  private static int extraValues(String task, Map<String, String> meta, Map<String, NodeInfo> outputs) {
+    if ("segment".equals(task)) {
+      for (NodeInfo node : outputs.values()) {
+        long[] s = shapeOf(node);
+        if (s != null && s.length == 4 && s[1] > 0) {
+          return (int) s[1];
+        }
+      }
+    } else if ("pose".equals(task) && meta.containsKey("kpt_shape")) {
+      try {
+        int[] k = PythonLiteral.imageSize(meta.get("kpt_shape"));
+        return k[0] * k[1];
+      } catch (IllegalArgumentException e) {
+        return -1;
+      }
+    }
+    return -1;
   }
 
   static String unsupported(String outputName, long[] shape) {
@@ -278,6 +314,8 @@ final class ModelInspector {
       case CLASSIFICATION -> s.length == 2 && s[1] > 0;
       case SEGMENT, POSE -> s.length == 3 && s[1] > 4;
       case OBB -> s.length == 3 && s[1] > 5;
+      case SEGMENT_E2E, POSE_E2E -> s.length == 3 && s[2] > 6;
+      case OBB_E2E -> s.length == 3 && s[2] == 7;
     };
   }
 
@@ -292,6 +330,7 @@ final class ModelInspector {
       case CLASSIFICATION -> (int) s[1];
       case SEGMENT, POSE -> 0; // set from the prototypes or the keypoint shape
       case OBB -> (int) s[1] - 5;
+      case SEGMENT_E2E, POSE_E2E, OBB_E2E -> 0; // the class is a column: names come from the metadata
     };
   }
 

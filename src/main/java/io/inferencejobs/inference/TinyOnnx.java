@@ -34,26 +34,45 @@ public final class TinyOnnx {
    * {@code metadata} as its custom metadata. The tests build decoders' inputs with it (an OBB layout, for one).
    */
   public static byte[] constant(int h, int w, long[] dims, float[] values, java.util.Map<String, String> metadata) {
-    java.nio.ByteBuffer raw = java.nio.ByteBuffer.allocate(values.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-    for (float v : values) {
-      raw.putFloat(v);
-    }
-    ByteArrayOutputStream tensor = new ByteArrayOutputStream();
-    for (long d : dims) {
-      tensor.writeBytes(varintField(1, d));
-    }
-    tensor.writeBytes(varintField(2, 1)); // FLOAT
-    tensor.writeBytes(msg(9, raw.array())); // raw_data
-    byte[] value = concat(str(1, "value"), varintField(20, 4), msg(5, tensor.toByteArray())); // type TENSOR, t
-    byte[] node = concat(str(2, "y"), str(4, "Constant"), msg(5, value));
-    byte[] model = model(node, valueInfo("x", 1, 3, h, w), valueInfo("y", dims));
+    return constants(h, w, java.util.Map.of("y", new Constant(dims, values)), metadata);
+  }
+
+  /** A fixed tensor: its shape and its values, row-major. */
+  public record Constant(long[] dims, float[] values) {
+  }
+
+  /** As {@link #constant}, with one output per entry, in the map's order. */
+  public static byte[] constants(int h, int w, java.util.Map<String, Constant> outputs,
+                                 java.util.Map<String, String> metadata) {
+    ByteArrayOutputStream nodes = new ByteArrayOutputStream();
+    ByteArrayOutputStream infos = new ByteArrayOutputStream();
+    outputs.forEach((name, c) -> {
+      java.nio.ByteBuffer raw = java.nio.ByteBuffer.allocate(c.values().length * 4)
+          .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      for (float v : c.values()) {
+        raw.putFloat(v);
+      }
+      ByteArrayOutputStream tensor = new ByteArrayOutputStream();
+      for (long d : c.dims()) {
+        tensor.writeBytes(varintField(1, d));
+      }
+      tensor.writeBytes(varintField(2, 1)); // FLOAT
+      tensor.writeBytes(msg(9, raw.array())); // raw_data
+      byte[] value = concat(str(1, "value"), varintField(20, 4), msg(5, tensor.toByteArray())); // type TENSOR, t
+      nodes.writeBytes(msg(1, concat(str(2, name), str(4, "Constant"), msg(5, value))));
+      infos.writeBytes(msg(12, valueInfo(name, c.dims())));
+    });
+    byte[] graph = concat(nodes.toByteArray(), str(2, "g"), msg(11, valueInfo("x", 1, 3, h, w)), infos.toByteArray());
     ByteArrayOutputStream meta = new ByteArrayOutputStream();
     metadata.forEach((k, v) -> meta.writeBytes(msg(14, concat(str(1, k), str(2, v))))); // metadata_props
-    return concat(model, meta.toByteArray());
+    return concat(model(graph), meta.toByteArray());
   }
 
   private static byte[] model(byte[] node, byte[] input, byte[] output) {
-    byte[] graph = concat(msg(1, node), str(2, "g"), msg(11, input), msg(12, output));
+    return model(concat(msg(1, node), str(2, "g"), msg(11, input), msg(12, output)));
+  }
+
+  private static byte[] model(byte[] graph) {
     byte[] opset = concat(str(1, ""), varintField(2, 13));
     return concat(varintField(1, 7), msg(7, graph), msg(8, opset));
   }
