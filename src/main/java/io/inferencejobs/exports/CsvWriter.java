@@ -7,7 +7,8 @@ import io.vertx.core.json.JsonObject;
 /**
  * One row per prediction: the image (name, URI, size) and the box (pixels), in RFC 4180 CSV with a header; then the
  * task's extras, empty where the task has none: the mask's area, the keypoints ("x y score" per keypoint in the
- * model's order, separated by ';') and the oriented box ("cx cy w h angle").
+ * model's order, separated by ';') and the oriented box ("cx cy w h angle"). A classifier's image has one row per top
+ * class, its score as the confidence and the box columns empty.
  */
 final class CsvWriter implements FormatWriter {
   static final String HEADER = "image_index,image_name,s3_uri,width,height,class_id,class_name,confidence,x1,y1,x2,y2,"
@@ -33,6 +34,14 @@ final class CsvWriter implements FormatWriter {
           .append(',').append(p.getValue("area") == null ? "" : p.getValue("area")).append(',')
           .append(keypoints(p.getJsonArray("keypoints"))).append(',').append(obb(p.getJsonObject("obb")))
           .append("\r\n");
+    }
+    JsonArray classes = image.classifications() == null ? new JsonArray() : image.classifications();
+    for (int i = 0; i < classes.size(); i++) { // a classifier's top classes: the whole image, no box
+      JsonObject c = classes.getJsonObject(i);
+      out.append(image.index()).append(',').append(field(image.name())).append(',').append(field(image.s3Uri()))
+          .append(',').append(image.width()).append(',').append(image.height())
+          .append(',').append(c.getInteger("class_id")).append(',').append(field(c.getString("class_name")))
+          .append(',').append(c.getValue("score")).append(",,,,,,,\r\n");
     }
     return Buffer.buffer(out.toString());
   }

@@ -265,5 +265,17 @@ class SegPoseIT extends SharedServiceIT {
     String jsonl = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=jsonl").bodyAsString();
     assertThat(new JsonObject(jsonl.lines().findFirst().orElseThrow()).getJsonArray("classifications"))
         .isEqualTo(classes);
+    // and the CSV has one row per top class of the first image, box columns empty
+    String[] rows = api.get(Api.INF + "/jobs/" + lastJob + "/export?format=csv").bodyAsString().split("\r\n");
+    List<String[]> firstImage = java.util.Arrays.stream(rows).skip(1).map(l -> l.split(",", -1))
+        .filter(c -> c[0].equals(String.valueOf(first.getInteger("image_index")))).toList();
+    assertThat(firstImage).hasSize(classes.size());
+    for (int i = 0; i < classes.size(); i++) {
+      String[] c = firstImage.get(i);
+      assertThat(c).hasSize(15);
+      assertThat(c[6]).isEqualTo(classes.getJsonObject(i).getString("class_name"));
+      assertThat(Double.parseDouble(c[7])).isEqualTo(classes.getJsonObject(i).getDouble("score"));
+      assertThat(c[8]).isEmpty();
+    }
   }
 }
