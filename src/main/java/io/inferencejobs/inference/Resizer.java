@@ -5,7 +5,9 @@ import java.util.Arrays;
 /**
  * Bilinear resize (OpenCV {@code INTER_LINEAR} geometry: half-pixel centres, edge clamping) from
  * raster bytes straight into the float input tensor, with padding and per-channel {@code value * mul + add}.
- * One pass, no intermediate image.
+ * One pass, no intermediate image. As OpenCV's 8-bit resize, which Ultralytics' own preprocessing runs, the weights
+ * are whole 1/2048ths and RGB results are rounded to whole 8-bit levels before scaling: low-confidence outputs of
+ * some models move by pixels with the unrounded values (a pose model's faint keypoints moved up to 16 px).
  */
 final class Resizer {
 
@@ -89,7 +91,7 @@ final class Resizer {
           float a = add[c];
           int base = c * plane + o;
           for (int x = 0; x < rw; x++) {
-            out[base + x] = (t[x] + (b[x] - t[x]) * wy) * m + a;
+            out[base + x] = (int) (t[x] + (b[x] - t[x]) * wy + 0.5f) * m + a;
           }
         }
       } else {
@@ -100,7 +102,7 @@ final class Resizer {
           float a = add[c];
           int base = 3 * o + c;
           for (int x = 0; x < rw; x++) {
-            out[base + 3 * x] = (t[x] + (b[x] - t[x]) * wy) * m + a;
+            out[base + 3 * x] = (int) (t[x] + (b[x] - t[x]) * wy + 0.5f) * m + a;
           }
         }
       }
@@ -190,7 +192,7 @@ final class Resizer {
       }
       i0[d] = lo;
       i1[d] = Math.min(lo + 1, srcSize - 1);
-      frac[d] = f;
+      frac[d] = Math.round(f * 2048f) / 2048f; // OpenCV's INTER_RESIZE_COEF_SCALE
     }
   }
 

@@ -147,22 +147,18 @@ class SegPoseTest {
           .as(kp.name()).isLessThanOrEqualTo(3.0);
       assertThat((double) kp.score()).as(kp.name()).isCloseTo(PERSON_KEYPOINTS[k][2], within(0.01));
     }
-    // astronaut.png (512 px, scaled up to 640): every keypoint the model is sure of (score >= 0.25) within 3 px;
-    // the faint ones (hips, knees, ankles behind the frame, scores 0.01-0.17) move more with the resampling
+    // astronaut.png (512 px, scaled up to 640): every keypoint within 3 px and 0.01, the faint ones too (hips, knees,
+    // ankles out of the frame, scores 0.01-0.17), which move by up to 16 px when the resize is not rounded to 8 bits
     Detection astronaut = r.get(1).detections().get(0);
     assertThat(r.get(1).detections()).hasSize(1);
     assertThat((double) astronaut.confidence()).isCloseTo(0.5016, within(0.01));
     assertThat(iou(astronaut.bbox(), new float[] {17.6f, 11.2f, 361.1f, 509.1f})).isGreaterThanOrEqualTo(0.9);
-    int sure = 0;
     for (int k = 0; k < 17; k++) {
-      if (ASTRONAUT_KEYPOINTS[k][2] >= 0.25) {
-        Keypoint kp = astronaut.keypoints().get(k);
-        assertThat(Math.hypot(kp.x() - ASTRONAUT_KEYPOINTS[k][0], kp.y() - ASTRONAUT_KEYPOINTS[k][1]))
-            .as(kp.name()).isLessThanOrEqualTo(3.0);
-        sure++;
-      }
+      Keypoint kp = astronaut.keypoints().get(k);
+      assertThat(Math.hypot(kp.x() - ASTRONAUT_KEYPOINTS[k][0], kp.y() - ASTRONAUT_KEYPOINTS[k][1]))
+          .as(kp.name()).isLessThanOrEqualTo(3.0);
+      assertThat((double) kp.score()).as(kp.name()).isCloseTo(ASTRONAUT_KEYPOINTS[k][2], within(0.01));
     }
-    assertThat(sure).isEqualTo(8);
     assertThat(r.get(2).detections()).isEmpty();
     assertThat(r.get(3).detections()).isEmpty();
   }
