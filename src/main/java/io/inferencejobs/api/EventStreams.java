@@ -7,6 +7,7 @@ import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.TenantFilter;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
@@ -41,6 +42,8 @@ public final class EventStreams {
   private final JobRepository jobs;
   private final long heartbeatMs;
   private final Map<Long, Set<JobConnection>> byJob = new HashMap<>();
+  /** The event being fanned out, while it is (see {@link #frames}). */
+  private Frames dispatching;
   private final Set<AllConnection> allJobs = new HashSet<>();
   private final Map<String, Integer> perTenant = new HashMap<>();
   private final int maxStreamsPerTenant;
@@ -79,16 +82,60 @@ public final class EventStreams {
       deleted(event);
       return;
     }
-    Set<JobConnection> conns = byJob.get(event.jobId());
-    if (conns != null) {
-      for (JobConnection c : List.copyOf(conns)) {
-        c.offer(event);
+    dispatching = new Frames(event);
+    try {
+      Set<JobConnection> conns = byJob.get(event.jobId());
+      if (conns != null) {
+        for (JobConnection c : List.copyOf(conns)) {
+          c.offer(event);
+        }
       }
+      if (!JobEvent.PROGRESS.equals(event.type()) && !JobEvent.IMAGE.equals(event.type())) {
+        for (AllConnection c : List.copyOf(allJobs)) {
+          c.offer(event);
+        }
+      }
+    } finally {
+      dispatching = null;
     }
-    if (!JobEvent.PROGRESS.equals(event.type()) && !JobEvent.IMAGE.equals(event.type())) {
-      for (AllConnection c : List.copyOf(allJobs)) {
-        c.offer(event);
+  }
+
+  /** The frames of the event being fanned out (encoded once for all its streams), else of a replayed one. */
+  private Frames frames(JobEvent e) {
+    Frames f = dispatching;
+    return f != null && f.event == e ? f : new Frames(e);
+  }
+
+  /**
+   * An event's two SSE frames, each encoded at most once however many streams get it: the job stream's (id = the
+   * job's sequence) and the all-jobs stream's (id = the global id, with job_id). The same buffer is written to
+   * every stream.
+   */
+  private static final class Frames {
+    final JobEvent event;
+    private Buffer job;
+    private Buffer all;
+
+    Frames(JobEvent event) {
+      this.event = event;
+    }
+
+    Buffer job() {
+      if (job == null) {
+        job = frame(event.seq(), event.type(), JobViews.event(event));
       }
+      return job;
+    }
+
+    Buffer all() {
+      if (all == null) {
+        all = frame(event.id(), event.type(), JobViews.event(event).copy().put("job_id", event.jobId()));
+      }
+      return all;
+    }
+
+    static Buffer frame(long id, String type, JsonObject data) {
+      return Buffer.buffer("id: " + id + "\nevent: " + type + "\ndata: " + data.encode() + "\n\n");
     }
   }
 
@@ -242,6 +289,10 @@ public final class EventStreams {
     }
 
     void write(String frame) {
+      write(Buffer.buffer(frame));
+    }
+
+    void write(Buffer frame) {
       if (closed) {
         return;
       }
@@ -256,7 +307,7 @@ public final class EventStreams {
     }
 
     void send(long id, String type, JsonObject data) {
-      write("id: " + id + "\nevent: " + type + "\ndata: " + data.encode() + "\n\n");
+      write(Frames.frame(id, type, data));
     }
 
     void keepAlive(long now) {
@@ -354,7 +405,7 @@ public final class EventStreams {
         return;
       }
       lastSeq = e.seq();
-      send(e.seq(), e.type(), JobViews.event(e));
+      write(frames(e).job());
       if (JobEvent.terminal(e.type())) {
         end();
       }
@@ -437,7 +488,7 @@ public final class EventStreams {
         return;
       }
       lastId = e.id();
-      send(e.id(), e.type(), JobViews.event(e).copy().put("job_id", e.jobId()));
+      write(frames(e).all());
     }
   }
 }
