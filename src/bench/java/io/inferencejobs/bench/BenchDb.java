@@ -22,7 +22,11 @@ final class BenchDb implements AutoCloseable {
   final Pool pool;
 
   BenchDb(int pgPort) {
-    pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(2)).connectingTo(new PgConnectOptions()
+    this(pgPort, 2);
+  }
+
+  BenchDb(int pgPort, int poolSize) {
+    pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(new PgConnectOptions()
         .setHost("127.0.0.1").setPort(pgPort).setDatabase("postgres").setUser("postgres").setPassword("postgres"))
         .using(vertx).build();
   }

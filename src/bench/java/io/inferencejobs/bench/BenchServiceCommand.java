@@ -40,6 +40,7 @@ public final class BenchServiceCommand {
     int uploadMb = Integer.parseInt(o.getOrDefault("upload-mb", "200"));
     int createSeconds = Integer.parseInt(o.getOrDefault("create-seconds", "10"));
     int concurrency = Integer.parseInt(o.getOrDefault("concurrency", "32"));
+    warmupSeconds = Integer.parseInt(o.getOrDefault("warmup-seconds", "15"));
     String heap = o.getOrDefault("heap", "512m");
     // extra settings for the service processes, e.g. --service-env WORKER_SLOTS=3,ENGINE_BATCH_SIZE=4
     for (String kv : o.getOrDefault("service-env", "").split(",")) {
@@ -61,6 +62,7 @@ public final class BenchServiceCommand {
 
   private final Map<Long, Promise<Long>> terminal = new ConcurrentHashMap<>();
   private static final Map<String, String> SERVICE_ENV = new java.util.HashMap<>();
+  private static int warmupSeconds = 15;
 
   private void bench(int latencyJobs, int bigJob, int memoryJob, int uploadMb, int createSeconds, int concurrency,
                      String heap, boolean onlyCreate) throws Exception {
@@ -153,28 +155,108 @@ public final class BenchServiceCommand {
 
   private void createFigures(List<String> out, List<Path> photos, int createSeconds, int concurrency, String heap)
       throws Exception {
-    System.out.println("starting an API-only service for the job-creation load ...");
-    Map<String, String> env = new java.util.HashMap<>(SERVICE_ENV);
+    System.out.println("starting PostgreSQL + S3 and an API-only service for the job-creation load ...");
+    int pgPort = BenchDb.freePort();
+    int s3Port = BenchDb.freePort();
+    Map<String, String> env = new java.util.HashMap<>(BenchDb.nodeSettings(pgPort, s3Port));
+    env.putAll(SERVICE_ENV);
     env.put("ROLES", "api");
     // the load comes from one client: per-key limits would measure the limiter, not the service
     env.put("RATE_PER_SECOND", "0");
     env.put("MAX_ACTIVE_JOBS_PER_TENANT", "0");
-    try (ServiceProcess svc = ServiceProcess.start(heap, env);
-         Http http = new Http(svc.port, concurrency)) {
+    int poolSize = Integer.parseInt(env.getOrDefault("PG_POOL_SIZE", "8"));
+    try (ServiceProcess deps = BenchDb.startDeps(pgPort, s3Port);
+         ServiceProcess svc = ServiceProcess.start(heap, env);
+         Http http = new Http(svc.port, concurrency);
+         BenchDb db = new BenchDb(pgPort, poolSize)) {
       Http.Reply up = Http.await(http.upload(1, photos.subList(0, 1)));
       String uri = up.body().getJsonArray("uploaded_files").getJsonObject(0).getString("s3_uri");
       JsonObject body = request(List.of(uri));
-      // a short warm-up, then the measured window
-      load(http, body, concurrency, 2, new ArrayList<>());
-      List<Double> lat = Collections.synchronizedList(new ArrayList<>());
-      double cpu0 = svc.cpuSeconds();
-      long[] counts = load(http, body, concurrency, createSeconds, lat);
-      double cpuDuring = svc.cpuSeconds() - cpu0;
-      out.add(String.format("job creation, %d concurrent clients for %d s: %.0f requests/s, %s, errors %d",
-          concurrency, createSeconds, counts[0] / (double) createSeconds, Stats.summary(lat), counts[1]));
-      out.add(String.format("API-only service peak RSS: %.0f MiB, service CPU during the load: %.0f%% of 2 cores",
-          svc.peakRssMiB(), 100 * cpuDuring / createSeconds / 2));
+      // a warm-up long enough for the JIT to have compiled the request path (with 2 s, half the service's CPU in
+      // the measured window went to the C2 compiler), then the measured windows
+      load(http, body, concurrency, warmupSeconds, new ArrayList<>());
+      bare(db, uri, concurrency, Math.min(warmupSeconds, 5), new ArrayList<>());
+      // service and bare SQL interleaved, twice each: the machine is noisy
+      List<Double> serviceRates = new ArrayList<>();
+      List<Double> bareRates = new ArrayList<>();
+      List<Double> serviceLat = Collections.synchronizedList(new ArrayList<>());
+      List<Double> bareLat = Collections.synchronizedList(new ArrayList<>());
+      double cpu = 0;
+      for (int round = 0; round < 2; round++) {
+        List<Double> lat = Collections.synchronizedList(new ArrayList<>());
+        double cpu0 = svc.cpuSeconds();
+        long[] counts = load(http, body, concurrency, createSeconds, lat);
+        cpu += svc.cpuSeconds() - cpu0;
+        serviceRates.add(counts[0] / (double) createSeconds);
+        serviceLat.addAll(lat);
+        if (counts[1] > 0) {
+          out.add("service round " + round + ": " + counts[1] + " errors");
+        }
+        List<Double> bl = Collections.synchronizedList(new ArrayList<>());
+        long n = bare(db, uri, concurrency, createSeconds, bl);
+        bareRates.add(n / (double) createSeconds);
+        bareLat.addAll(bl);
+      }
+      double service = Stats.pct(serviceRates, 50);
+      double bareRate = Stats.pct(bareRates, 50);
+      out.add(String.format("job creation, %d concurrent clients, 2 x %d s: %.0f requests/s (rounds %s), %s",
+          concurrency, createSeconds, service, rates(serviceRates), Stats.summary(serviceLat)));
+      out.add(String.format("bare SQL, the same rows (job, image, chunk, status event) in one statement over a pool "
+              + "of %d, %d concurrent: %.0f jobs/s (rounds %s), %s", poolSize, concurrency, bareRate,
+          rates(bareRates), Stats.summary(bareLat)));
+      out.add(String.format("service / bare SQL: %.2f", service / bareRate));
+      out.add(String.format("API-only service peak RSS: %.0f MiB, service CPU during its windows: %.0f%% of 2 cores",
+          svc.peakRssMiB(), 100 * cpu / (2.0 * createSeconds) / 2));
     }
+  }
+
+  private static String rates(List<Double> rates) {
+    return rates.stream().map(r -> String.format("%.0f", r)).collect(java.util.stream.Collectors.joining(", "));
+  }
+
+  /**
+   * The SQL floor of a create: the rows a one-image job stores (the job, its image, its chunk and its first status
+   * event) in one statement, {@code concurrency} loops over the pool for {@code seconds}; returns the count.
+   */
+  private static long bare(BenchDb db, String uri, int concurrency, int seconds, List<Double> lat) {
+    String sql = """
+        WITH j AS (
+          INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type, status,
+                                      input_data, total_images, event_seq)
+          VALUES (1, 'pretrained', $1, 'batch', 'detection', 'pending', $2::jsonb, 1, 1) RETURNING id),
+        i AS (INSERT INTO job_images (job_id, image_index, s3_uri, image_name) SELECT j.id, 0, $1, 'bench.jpg' FROM j),
+        c AS (INSERT INTO job_chunks (job_id, chunk_index, first_index, end_index, state)
+              SELECT j.id, 0, 0, 1, 'pending' FROM j)
+        INSERT INTO job_events (job_id, seq, type, data) SELECT j.id, 1, 'status', $2::jsonb FROM j RETURNING job_id""";
+    String input = new JsonObject().put("image_uris", new JsonArray().add(uri)).encode();
+    long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+    AtomicLong ok = new AtomicLong();
+    List<Future<Void>> loops = new ArrayList<>();
+    for (int i = 0; i < concurrency; i++) {
+      Promise<Void> done = Promise.promise();
+      bareLoop(db, sql, io.vertx.sqlclient.Tuple.of(uri, input), deadline, ok, lat, done);
+      loops.add(done.future());
+    }
+    Http.await(Future.all(loops));
+    return ok.get();
+  }
+
+  private static void bareLoop(BenchDb db, String sql, io.vertx.sqlclient.Tuple args, long deadline, AtomicLong ok,
+                               List<Double> lat, Promise<Void> done) {
+    if (System.nanoTime() >= deadline) {
+      done.complete();
+      return;
+    }
+    long t0 = System.nanoTime();
+    db.pool.preparedQuery(sql).execute(args).onComplete(ar -> {
+      if (ar.failed()) {
+        done.fail(ar.cause());
+        return;
+      }
+      ok.incrementAndGet();
+      lat.add((System.nanoTime() - t0) / 1e6);
+      bareLoop(db, sql, args, deadline, ok, lat, done);
+    });
   }
 
   private static long[] load(Http http, JsonObject body, int concurrency, int seconds, List<Double> lat) {

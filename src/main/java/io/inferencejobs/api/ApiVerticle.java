@@ -18,7 +18,6 @@ import io.vertx.ext.web.handler.HttpException;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
 import io.vertx.openapi.contract.OpenAPIContract;
 import io.vertx.openapi.contract.Operation;
-import io.vertx.openapi.validation.RequestValidator;
 import io.vertx.openapi.validation.ValidatorException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +38,12 @@ import java.util.regex.Pattern;
 public final class ApiVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ApiVerticle.class);
   public static final String CONTRACT = "openapi/inference-jobs.yaml";
+  /**
+   * Requests with bodies up to this size are validated on the event loop (tens of microseconds); larger ones, such
+   * as a job listing thousands of image URIs, on the worker pool.
+   */
+  public static final int INLINE_VALIDATION_BYTES = 16 * 1024;
+
   /** The operations that stream their body themselves (to a spool file), past the JSON body handler and validator. */
   static final java.util.Set<String> STREAMED_OPERATIONS = java.util.Set.of("uploadImages", "uploadCheckpoint");
   /** The browser may run this page's own scripts and styles and load images from it, nothing else. */
@@ -162,7 +167,7 @@ public final class ApiVerticle extends VerticleBase {
     }
     AuthHandler auth = new AuthHandler(api.config(), tokens);
     BodyHandler json = BodyHandler.create(false).setBodyLimit(api.config().limits().maxJsonBodyBytes());
-    RequestValidator validator = RequestValidator.create(vertx, contract);
+    ContractValidator validator = new ContractValidator(vertx, contract);
     RequestExtractor extractor = RequestExtractor.withBodyHandler();
     Handler<RoutingContext> rateLimit = this::rateLimit;
     ErrorHandler errors = new ErrorHandler();
@@ -234,10 +239,11 @@ public final class ApiVerticle extends VerticleBase {
   }
 
   /** Validates the request against the operation in the contract, as the router builder would. */
-  private static Handler<RoutingContext> validate(RequestValidator validator, RequestExtractor extractor,
+  private static Handler<RoutingContext> validate(ContractValidator validator, RequestExtractor extractor,
                                                   Operation operation) {
     return ctx -> extract(extractor, ctx, operation)
-        .compose(request -> validator.validate(request, operation.getOperationId()))
+        .compose(request -> validator.validate(request, operation.getOperationId(),
+            ctx.body() == null || ctx.body().length() <= INLINE_VALIDATION_BYTES))
         .onSuccess(validated -> {
           ctx.put(RouterBuilder.KEY_META_DATA_VALIDATED_REQUEST, validated);
           ctx.next();

@@ -12,6 +12,9 @@ import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -66,6 +69,13 @@ public final class JobRepository {
     String[] names = images.stream().map(ImageRef::name).toArray(String[]::new);
     boolean limited = job.tenant() != null && maxActivePerTenant > 0;
     String idem = job.idempotencyKey();
+    if (idem == null && !limited) {
+      // nothing to lock or count first: one statement, atomic by itself, is the whole create (one round trip)
+      return insert(pool, job, uris, names, images.size(), chunkSize).map(outcome -> {
+        sink.publish(outcome.events());
+        return outcome.value();
+      });
+    }
     return inTx(conn -> (idem == null ? Future.<Optional<Job>>succeededFuture(Optional.empty())
         : conn.preparedQuery("SELECT 1 FROM pg_advisory_xact_lock(hashtext('idem:' || coalesce($1, '') || ':' || $2))")
             .execute(Tuple.of(job.tenant(), idem))
@@ -73,9 +83,7 @@ public final class JobRepository {
         .compose(existing -> existing.isPresent()
             ? Future.succeededFuture(new Outcome<>(existing.get(), List.<JobEvent>of()))
             : (limited ? activeLimit(conn, job.tenant(), maxActivePerTenant) : Future.<Void>succeededFuture())
-                .compose(ok -> insert(conn, job, uris, names, images.size(), chunkSize))
-                .compose(created -> appendEvents(conn, created, List.of(new NewEvent(JobEvent.STATUS,
-                        created.toJson()))).map(events -> new Outcome<>(created, events)))))
+                .compose(ok -> insert(conn, job, uris, names, images.size(), chunkSize))))
         .recover(err -> {
           // the lock makes this rare (a key first used inside a transaction that has not committed): same answer
           if (idem != null && err instanceof io.vertx.pgclient.PgException pg && "23505".equals(pg.getSqlState())) {
@@ -110,27 +118,46 @@ public final class JobRepository {
             ? Future.failedFuture(new TooManyActiveJobs(tenant, max)) : Future.succeededFuture());
   }
 
-  /** One statement stores the job, its images and its chunks (data-modifying CTEs all run). */
-  private static Future<Job> insert(SqlConnection conn, NewJob job, String[] uris, String[] names, int total,
-                                    int chunkSize) {
+  /**
+   * One statement stores the job, its images, its chunks and its first status event (data-modifying CTEs all run,
+   * atomically). The event's data is the job as {@link Job#toJson()} renders it, built here before the row exists:
+   * the creation time is chosen here (to the microsecond PostgreSQL keeps) and written to the row too, and only the
+   * id, which the sequence gives, is set into the data by the statement.
+   */
+  private static Future<Outcome<Job>> insert(SqlClient conn, NewJob job, String[] uris, String[] names, int total,
+                                             int chunkSize) {
+    OffsetDateTime createdAt = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.MICROS);
+    Job draft = new Job(0, job.trainingJobId(), job.checkpointPath(), job.modelUri(), job.inferenceType(),
+        job.taskType(), JobStatus.PENDING, job.inputData(), total, 0, 0, 0, null, createdAt, null, null,
+        new JsonArray(), 1, job.tenant(), 1, job.webhook(), job.output());
     return conn.preparedQuery("""
             WITH j AS (
               INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
                                           status, input_data, total_images, idempotency_key, request_hash, owner,
-                                          tenant, webhook, output)
-              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::int, $8, $9, $10, $14, $15, $16) RETURNING *),
+                                          tenant, webhook, output, created_at, event_seq, attempt)
+              VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::int, $8, $9, $10, $14, $15, $16, $17, 1, 1) RETURNING *),
             i AS (
               INSERT INTO job_images (job_id, image_index, s3_uri, image_name)
               SELECT j.id, (t.i - 1)::int, t.u, t.n FROM j, unnest($11::text[], $12::text[]) WITH ORDINALITY AS t(u, n, i)),
             c AS (
               INSERT INTO job_chunks (job_id, chunk_index, first_index, end_index, state)
               SELECT j.id, g, g * $13::int, least((g + 1) * $13::int, $7::int), 'pending'
-              FROM j, generate_series(0, (($7::int + $13::int - 1) / $13::int) - 1) AS g)
-            SELECT j.*, '[]'::jsonb AS workers FROM j""")
+              FROM j, generate_series(0, (($7::int + $13::int - 1) / $13::int) - 1) AS g),
+            e AS (
+              INSERT INTO job_events (job_id, seq, type, data)
+              SELECT j.id, 1, 'status', jsonb_set($18::jsonb, '{id}', to_jsonb(j.id)) FROM j RETURNING id)
+            SELECT j.*, '[]'::jsonb AS workers, (SELECT id FROM e) AS first_event_id FROM j""")
         .execute(Tuple.from(new Object[] {job.trainingJobId(), job.checkpointPath(), job.modelUri(),
             job.inferenceType(), job.taskType(), job.inputData(), total, job.idempotencyKey(),
-            job.requestHash(), job.owner(), uris, names, chunkSize, job.tenant(), job.webhook(), job.output()}))
-        .map(rows -> Job.from(rows.iterator().next()));
+            job.requestHash(), job.owner(), uris, names, chunkSize, job.tenant(), job.webhook(), job.output(),
+            createdAt, draft.toJson()}))
+        .map(rows -> {
+          Row row = rows.iterator().next();
+          Job created = Job.from(row);
+          JobEvent event = new JobEvent(row.getLong("first_event_id"), created.id(), created.trainingJobId(), 1,
+              JobEvent.STATUS, draft.toJson().put("id", created.id()), created.tenant());
+          return new Outcome<>(created, List.of(event));
+        });
   }
 
   /** The tenant's job made with {@code key}, if any (a cheap check before a replayed request is resolved again). */

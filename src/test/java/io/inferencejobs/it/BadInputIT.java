@@ -160,6 +160,23 @@ class BadInputIT extends SharedServiceIT {
   }
 
   @Test
+  void aLargeBodyIsCheckedAsStrictlyAsASmallOne() {
+    // past 16 KiB the body is validated on the worker pool instead of the event loop: the same rules, the same error
+    JsonArray many = new JsonArray();
+    for (int i = 0; many.encode().length() <= 20 * 1024; i++) {
+      many.add("s3://inference-jobs/a-long-enough-key-to-make-the-body-large/" + i + ".jpg");
+    }
+    JsonObject large = Api.jobRequest(new JsonObject().put("image_uris", many).put("confidence_threshold", 1.5));
+    assertThat(large.encode().length()).isGreaterThan(io.inferencejobs.api.ApiVerticle.INLINE_VALIDATION_BYTES);
+    assertError(api.post(INF + "/jobs", large), 400, "input_data.confidence_threshold");
+    JsonObject small = valid();
+    small.getJsonObject("input_data").put("confidence_threshold", 1.5);
+    assertThat(api.post(INF + "/jobs", large).bodyAsJsonObject().getJsonObject("error").getJsonArray("details"))
+        .isEqualTo(api.post(INF + "/jobs", small).bodyAsJsonObject().getJsonObject("error").getJsonArray("details"));
+    assertError(api.post(INF + "/jobs", valid().put("inference_type", many)), 400, "inference_type");
+  }
+
+  @Test
   void malformedS3Uris() {
     assertError(api.post(INF + "/jobs", valid().put("checkpoint_path", "http://example.com/model.onnx")), 400,
         "checkpoint_path");

@@ -111,6 +111,28 @@ class EventStreamIT extends SharedServiceIT {
   }
 
   @Test
+  void theStoredCreationEventIsTheJobAsCreatedForEveryKindOfCreate() {
+    JsonObject request = Api.jobRequest(new JsonObject().put("image_uris", new JsonArray().add(dogUri))
+        .put("confidence_threshold", 0.3).put("max_detections", 7));
+    // without and with an Idempotency-Key: the one-statement create and the locked one store the same first event
+    for (Map<String, String> headers : List.of(Map.<String, String>of(), Map.of("Idempotency-Key", "creation-event"))) {
+      var created = api.post(INF + "/jobs", request, headers);
+      assertThat(created.statusCode()).as(created.bodyAsString()).isEqualTo(201);
+      JsonObject job = created.bodyAsJsonObject();
+      Stream s = api.stream(events(job.getLong("id")), "0"); // replayed from PostgreSQL, from the first event
+      Api.await(s.until(ev -> ev.stream().anyMatch(e -> "status".equals(e.type()))));
+      s.close();
+      Sse first = s.real().get(0);
+      assertThat(first.type()).isEqualTo("status");
+      assertThat(first.id()).isEqualTo("1");
+      JsonObject event = first.json();
+      assertThat(event.getString("status")).isEqualTo("pending");
+      // what the create answered and what the event says are the same job, field for field
+      assertThat(event).isEqualTo(job);
+    }
+  }
+
+  @Test
   void aFinishedJobGivesTheSnapshotAndTheEndAtOnce() {
     long id = job(1);
     api.awaitTerminal(id);
