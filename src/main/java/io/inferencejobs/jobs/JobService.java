@@ -80,13 +80,14 @@ public final class JobService {
     String source = imageSource(input);
     long trainingJobId = request.trainingJobId();
     JsonObject output = output(request.output(), who);
+    // the images are looked up while the training job and then its checkpoint are; the training job's answer
+    // comes first (a job of a training job that does not exist is 404 whatever its images)
+    Future<List<ImageRef>> sources = Future.<Void>succeededFuture().compose(v -> resolveImages(source, input, who));
     return webhook(request.webhook()).compose(webhook -> trainingJobs.get(trainingJobId)
         .compose(tj -> tj.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
             JobError.notFound("training_job_id", "training job " + trainingJobId + " does not exist"))))
         .compose(tj -> {
-          // the checkpoint and the images are looked up at the same time
           Future<S3Uri> checkpoint = resolveCheckpoint(tj, request.checkpointPath(), who);
-          Future<List<ImageRef>> sources = resolveImages(source, input, who);
           return Future.all(checkpoint, sources).compose(both -> {
             List<ImageRef> images = sources.result();
             if ("single".equals(request.inferenceType()) && images.size() != 1) {
