@@ -266,6 +266,18 @@ public final class WorkerVerticle extends VerticleBase {
   private Future<Void> process(ChunkLease lease) {
     logForJob(lease.jobId(), () -> LOG.debug("job {} chunk {} [{}, {}) leased by {}", lease.jobId(),
         lease.chunkIndex(), lease.firstIndex(), lease.endIndex(), workerId));
+    // the chunk's images are listed, and the first batch's bytes fetched from S3, while the job is looked up and
+    // marked running: for a small job the fetch is most of the time outside the model
+    Future<List<ImageRef>> pending = ctx.chunks().pendingImages(lease);
+    Map<Integer, Future<byte[]>> early = new HashMap<>();
+    pending.onSuccess(list -> {
+      for (ImageRef ref : list.subList(0, Math.min(list.size(), ctx.config().engine().batchSize()))) {
+        S3Uri uri = S3Uri.parse(ref.s3Uri()).orElse(null);
+        if (uri != null) {
+          early.put(ref.index(), fetch(uri));
+        }
+      }
+    });
     return ctx.jobs().get(lease.jobId()).compose(found -> {
       if (found.isEmpty() || found.get().status().terminal()) {
         return Future.succeededFuture();
@@ -285,11 +297,11 @@ public final class WorkerVerticle extends VerticleBase {
             return moved.orElse(job);
           })
           : Future.succeededFuture(job);
-      return running.compose(rj -> ctx.chunks().pendingImages(lease).compose(images -> models.acquire(rj.modelUri())
+      return running.compose(rj -> pending.compose(images -> models.acquire(rj.modelUri())
           .compose(held -> {
             recordClassNames(rj.id(), held.engine.descriptor().classNames());
             return runBatches(rj, held.engine, params(rj.inputData()), batches(images, held.engine.batchSize()), 0,
-                    null)
+                    null, early)
                 .eventually(() -> {
                   held.release();
                   return Future.succeededFuture();
@@ -356,17 +368,18 @@ public final class WorkerVerticle extends VerticleBase {
 
   /** Runs batch i; batch i+1 is fetched and decoded while batch i is in inference. */
   private Future<Void> runBatches(Job job, InferenceEngine engine, DetectionParams params,
-                                  List<List<ImageRef>> batches, int i, Future<List<Prepared>> current) {
+                                  List<List<ImageRef>> batches, int i, Future<List<Prepared>> current,
+                                  Map<Integer, Future<byte[]>> early) {
     if (i >= batches.size()) {
       return Future.succeededFuture();
     }
-    Future<List<Prepared>> mine = current != null ? current : prepare(engine, batches.get(i));
+    Future<List<Prepared>> mine = current != null ? current : prepare(engine, batches.get(i), early);
     return mine.compose(prepared -> {
-      Future<List<Prepared>> next = i + 1 < batches.size() ? prepare(engine, batches.get(i + 1)) : null;
+      Future<List<Prepared>> next = i + 1 < batches.size() ? prepare(engine, batches.get(i + 1), early) : null;
       return infer(engine, prepared, params)
           .compose(rows -> ctx.jobs().writeResults(job.id(), workerId, rows, progressDue(job.id())))
           .compose(outcome -> outcome.keepGoing()
-              ? runBatches(job, engine, params, batches, i + 1, next)
+              ? runBatches(job, engine, params, batches, i + 1, next, early)
               : Future.failedFuture(new StopChunk()));
     });
   }
@@ -393,7 +406,15 @@ public final class WorkerVerticle extends VerticleBase {
   private record Prepared(ImageRef ref, PreparedImage image, String error, String code) {
   }
 
-  private Future<List<Prepared>> prepare(InferenceEngine engine, List<ImageRef> refs) {
+  /** The image's bytes from S3, refused past the image size limit. */
+  private Future<byte[]> fetch(S3Uri uri) {
+    return ctx.storage().getBytes(uri, ctx.config().limits().maxImageBytes(),
+        "limits.max_image_bytes (MAX_IMAGE_BYTES)");
+  }
+
+  /** Fetches (or takes what was fetched {@code early}) and decodes a batch's images. */
+  private Future<List<Prepared>> prepare(InferenceEngine engine, List<ImageRef> refs,
+                                         Map<Integer, Future<byte[]>> early) {
     List<Future<Prepared>> all = new ArrayList<>();
     for (ImageRef ref : refs) {
       S3Uri uri = S3Uri.parse(ref.s3Uri()).orElse(null);
@@ -401,8 +422,8 @@ public final class WorkerVerticle extends VerticleBase {
         all.add(Future.succeededFuture(new Prepared(ref, null, "not an s3 URI: " + ref.s3Uri(), "unreadable")));
         continue;
       }
-      all.add(ctx.storage().getBytes(uri, ctx.config().limits().maxImageBytes(),
-              "limits.max_image_bytes (MAX_IMAGE_BYTES)")
+      Future<byte[]> fetched = early.remove(ref.index());
+      all.add((fetched != null ? fetched : fetch(uri))
           .compose(bytes -> ctx.decode().submit(() -> {
             try {
               return new Prepared(ref, engine.prepare(bytes), null, null);
