@@ -41,6 +41,9 @@ public final class BenchServiceCommand {
     int createSeconds = Integer.parseInt(o.getOrDefault("create-seconds", "10"));
     int concurrency = Integer.parseInt(o.getOrDefault("concurrency", "32"));
     warmupSeconds = Integer.parseInt(o.getOrDefault("warmup-seconds", "15"));
+    mixedJob = Integer.parseInt(o.getOrDefault("mixed-job", "0"));
+    mixedCreates = Integer.parseInt(o.getOrDefault("mixed-creates", "50"));
+    mixedStreams = Integer.parseInt(o.getOrDefault("mixed-streams", "100"));
     String heap = o.getOrDefault("heap", "512m");
     // extra settings for the service processes, e.g. --service-env WORKER_SLOTS=3,ENGINE_BATCH_SIZE=4
     for (String kv : o.getOrDefault("service-env", "").split(",")) {
@@ -63,6 +66,9 @@ public final class BenchServiceCommand {
   private final Map<Long, Promise<Long>> terminal = new ConcurrentHashMap<>();
   private static final Map<String, String> SERVICE_ENV = new java.util.HashMap<>();
   private static int warmupSeconds = 15;
+  private static int mixedJob;
+  private static int mixedCreates;
+  private static int mixedStreams;
 
   private void bench(int latencyJobs, int bigJob, int memoryJob, int uploadMb, int createSeconds, int concurrency,
                      String heap, boolean onlyCreate) throws Exception {
@@ -127,6 +133,9 @@ public final class BenchServiceCommand {
               + "preprocess, run, postprocess) p50 %.1f ms; create -> completed minus model: p50 %.1f ms, p95 %.1f ms "
               + "(goal: <= 30 ms at p50)", Stats.pct(model, 50), Stats.pct(image, 50), Stats.pct(overhead, 50),
           Stats.pct(overhead, 95)));
+      if (mixedJob > 0) {
+        mixedFigures(out, http, svc, uris);
+      }
       if (bigJob <= 0) {
         return;
       }
@@ -172,6 +181,77 @@ public final class BenchServiceCommand {
       }
       out.add(String.format("service peak RSS with -Xmx%s: %.0f MiB", heap, svc.peakRssMiB()));
     }
+  }
+
+  /**
+   * A job of {@code mixedJob} images alone, then again while {@code mixedStreams} clients hold the all-jobs stream
+   * and one-image jobs are created at {@code mixedCreates} a second (they queue behind it: chunks are leased oldest
+   * job first). Its images/s both times, and the creates' latency.
+   */
+  private void mixedFigures(List<String> out, Http http, ServiceProcess svc, List<String> uris) throws Exception {
+    double alone = jobRate(http, cycle(uris, mixedJob));
+    Http streams = new Http(svc.port, mixedStreams + 4);
+    java.util.concurrent.atomic.AtomicLong events = new java.util.concurrent.atomic.AtomicLong();
+    List<Future<Void>> opened = new ArrayList<>();
+    for (int i = 0; i < mixedStreams; i++) {
+      opened.add(streams.stream(Http.INF + "/events", ev -> events.incrementAndGet()));
+    }
+    Http.await(Future.all(opened));
+    List<Double> createLat = Collections.synchronizedList(new ArrayList<>());
+    AtomicLong createErrors = new AtomicLong();
+    long id = createJob(http, cycle(uris, mixedJob));
+    // the job's own stream says when it ends (the all-jobs stream of this process carries 50 events a second)
+    Promise<Void> ended = Promise.promise();
+    Http.await(streams.stream(Http.INF + "/jobs/" + id + "/events", ev -> {
+      if (ev[0].equals("completed") || ev[0].equals("failed") || ev[0].equals("cancelled")) {
+        ended.tryComplete();
+      }
+    }));
+    JsonObject small = request(List.of(uris.get(0)));
+    Thread creator = new Thread(() -> {
+      long period = 1_000_000_000L / mixedCreates;
+      long next = System.nanoTime();
+      while (!Thread.currentThread().isInterrupted()) {
+        long t0 = System.nanoTime();
+        http.json(HttpMethod.POST, Http.INF + "/jobs", small).onComplete(ar -> {
+          if (ar.succeeded() && ar.result().status() == 201) {
+            createLat.add((System.nanoTime() - t0) / 1e6);
+          } else {
+            createErrors.incrementAndGet();
+          }
+        });
+        next += period;
+        long wait = next - System.nanoTime();
+        if (wait > 0) {
+          java.util.concurrent.locks.LockSupport.parkNanos(wait); // pacing of the load, not synchronisation
+        }
+      }
+    }, "bench-creates");
+    creator.start();
+    Http.await(ended.future());
+    creator.interrupt();
+    creator.join();
+    double mixed = rate(http, id);
+    streams.close();
+    out.add(String.format("%d-image job alone: %.2f images/s; with %d SSE clients and %d creates/s: %.2f images/s; "
+            + "ratio %.2f (goal >= 0.9); creates meanwhile %s, errors %d; events received by the clients %d",
+        mixedJob, alone, mixedStreams, mixedCreates, mixed, mixed / alone, Stats.summary(createLat),
+        createErrors.get(), events.get()));
+    // the queued one-image jobs are left to the worker: the figures above are taken
+  }
+
+  private double jobRate(Http http, List<String> images) {
+    long id = createJob(http, images);
+    await(id);
+    return rate(http, id);
+  }
+
+  /** A finished job's images per second, from its own started_at and completed_at. */
+  private static double rate(Http http, long id) {
+    JsonObject job = Http.await(http.json(HttpMethod.GET, Http.INF + "/jobs/" + id, null)).body();
+    double secs = Duration.between(Instant.parse(job.getString("started_at")),
+        Instant.parse(job.getString("completed_at"))).toMillis() / 1000.0;
+    return job.getInteger("total_images") / secs;
   }
 
   private void createFigures(List<String> out, List<Path> photos, int createSeconds, int concurrency, String heap)
