@@ -130,6 +130,7 @@ public final class JobRepository {
     Job draft = new Job(0, job.trainingJobId(), job.checkpointPath(), job.modelUri(), job.inferenceType(),
         job.taskType(), JobStatus.PENDING, job.inputData(), total, 0, 0, 0, null, createdAt, null, null,
         new JsonArray(), 1, job.tenant(), 1, job.webhook(), job.output());
+    JsonObject data = draft.toJson();
     return conn.preparedQuery("""
             WITH j AS (
               INSERT INTO inference_jobs (training_job_id, checkpoint_path, model_uri, inference_type, task_type,
@@ -150,12 +151,12 @@ public final class JobRepository {
         .execute(Tuple.from(new Object[] {job.trainingJobId(), job.checkpointPath(), job.modelUri(),
             job.inferenceType(), job.taskType(), job.inputData(), total, job.idempotencyKey(),
             job.requestHash(), job.owner(), uris, names, chunkSize, job.tenant(), job.webhook(), job.output(),
-            createdAt, draft.toJson()}))
+            createdAt, data}))
         .map(rows -> {
           Row row = rows.iterator().next();
           Job created = Job.from(row);
           JobEvent event = new JobEvent(row.getLong("first_event_id"), created.id(), created.trainingJobId(), 1,
-              JobEvent.STATUS, draft.toJson().put("id", created.id()), created.tenant());
+              JobEvent.STATUS, data.copy().put("id", created.id()), created.tenant());
           return new Outcome<>(created, List.of(event));
         });
   }

@@ -27,19 +27,31 @@ import static org.assertj.core.api.Assertions.within;
 class EndToEndLayoutTest {
   static final int K = 300;
 
-  /** The raw outputs of a real model on one photo, prepared by the engine exactly as predict() prepares it. */
-  private static Map<String, OnnxTensor> raw(InferenceEngine engine, byte[] model, byte[] photo,
-                                             OrtSession.Result[] keep) throws Exception {
+  /** One output of a real model: its shape and its values. */
+  private record Raw(long[] shape, float[] values) {
+    FloatBuffer buffer() {
+      return FloatBuffer.wrap(values);
+    }
+  }
+
+  /** The outputs of a real model on one photo, prepared by the engine exactly as predict() prepares it. */
+  private static Map<String, Raw> raw(InferenceEngine engine, byte[] model, byte[] photo) throws Exception {
     PreparedImage prepared = engine.prepare(photo);
     OrtEnvironment env = OrtEnvironment.getEnvironment();
-    OrtSession session = env.createSession(model, new OrtSession.SessionOptions());
     ModelDescriptor d = engine.descriptor();
-    try (OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(prepared.tensor),
-        new long[] {1, 3, d.inputHeight(), d.inputWidth()})) {
-      keep[0] = session.run(Map.of(d.inputName(), in));
+    Map<String, Raw> out = new LinkedHashMap<>();
+    try (OrtSession session = env.createSession(model, new OrtSession.SessionOptions());
+         OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(prepared.tensor),
+             new long[] {1, 3, d.inputHeight(), d.inputWidth()});
+         OrtSession.Result result = session.run(Map.of(d.inputName(), in))) {
+      result.forEach(e -> {
+        OnnxTensor t = (OnnxTensor) e.getValue();
+        FloatBuffer b = t.getFloatBuffer();
+        float[] v = new float[b.remaining()];
+        b.get(v);
+        out.put(e.getKey(), new Raw(t.getInfo().getShape(), v));
+      });
     }
-    Map<String, OnnxTensor> out = new LinkedHashMap<>();
-    keep[0].forEach(e -> out.put(e.getKey(), (OnnxTensor) e.getValue()));
     return out;
   }
 
@@ -77,34 +89,23 @@ class EndToEndLayoutTest {
     return v;
   }
 
-  private static float[] values(OnnxTensor t) {
-    FloatBuffer b = t.getFloatBuffer();
-    float[] v = new float[b.remaining()];
-    b.get(v);
-    return v;
-  }
-
   @Test
   void segmentEndToEndGivesTheSameMasksAsTheRealModel() throws Exception {
     byte[] model = Files.readAllBytes(SegPoseTest.SEG);
     byte[] photo = TestData.image("person.jpg");
-    OrtSession.Result[] keep = new OrtSession.Result[1];
     try (InferenceEngine real = InferenceEngine.load(model, null, TestData.cpu())) {
       List<Detection> expected = real.predict(List.of(photo), SegPoseTest.README).get(0).detections();
       assertThat(expected).hasSize(1);
-      Map<String, OnnxTensor> out = raw(real, model, photo, keep);
-      OnnxTensor o0 = out.get("output0");
-      OnnxTensor o1 = out.get("output1");
-      long[] s0 = o0.getInfo().getShape(); // [1, 4+1+32, 8400]
-      long[] s1 = o1.getInfo().getShape(); // [1, 32, 160, 160]
-      int nm = (int) s1[1];
-      List<Candidate> kept = Decoders.decode(OutputLayout.SEGMENT, o0.getFloatBuffer(), 0, s0, SegPoseTest.README,
+      Map<String, Raw> out = raw(real, model, photo);
+      Raw o0 = out.get("output0"); // [1, 4+1+32, 8400]
+      Raw o1 = out.get("output1"); // [1, 32, 160, 160]
+      int nm = (int) o1.shape()[1];
+      List<Candidate> kept = Decoders.decode(OutputLayout.SEGMENT, o0.buffer(), 0, o0.shape(), SegPoseTest.README,
           nm);
       Map<String, TinyOnnx.Constant> outputs = new LinkedHashMap<>();
       outputs.put("output0", new TinyOnnx.Constant(new long[] {1, K, 6 + nm},
-          rows(kept, o0.getFloatBuffer(), (int) s0[1], (int) s0[2], nm)));
-      outputs.put("output1", new TinyOnnx.Constant(s1, values(o1)));
-      keep[0].close();
+          rows(kept, o0.buffer(), (int) o0.shape()[1], (int) o0.shape()[2], nm)));
+      outputs.put("output1", new TinyOnnx.Constant(o1.shape(), o1.values()));
 
       byte[] e2e = TinyOnnx.constants(640, 640, outputs, metadata(model, true));
       try (InferenceEngine engine = InferenceEngine.load(e2e, null, TestData.cpu())) {
@@ -127,16 +128,13 @@ class EndToEndLayoutTest {
   void poseEndToEndGivesTheSameKeypointsAndIsToldByItsShapeWithoutTheFlag() throws Exception {
     byte[] model = Files.readAllBytes(SegPoseTest.POSE);
     byte[] photo = TestData.image("person.jpg");
-    OrtSession.Result[] keep = new OrtSession.Result[1];
     try (InferenceEngine real = InferenceEngine.load(model, null, TestData.cpu())) {
       List<Detection> expected = real.predict(List.of(photo), SegPoseTest.README).get(0).detections();
       assertThat(expected).isNotEmpty();
-      OnnxTensor o0 = raw(real, model, photo, keep).values().iterator().next();
-      long[] s0 = o0.getInfo().getShape(); // [1, 4+1+17*3, 8400]
+      Raw o0 = raw(real, model, photo).values().iterator().next(); // [1, 4+1+17*3, 6]
       int nk = 17 * 3;
-      List<Candidate> kept = Decoders.decode(OutputLayout.POSE, o0.getFloatBuffer(), 0, s0, SegPoseTest.README, nk);
-      float[] rows = rows(kept, o0.getFloatBuffer(), (int) s0[1], (int) s0[2], nk);
-      keep[0].close();
+      List<Candidate> kept = Decoders.decode(OutputLayout.POSE, o0.buffer(), 0, o0.shape(), SegPoseTest.README, nk);
+      float[] rows = rows(kept, o0.buffer(), (int) o0.shape()[1], (int) o0.shape()[2], nk);
 
       // no end2end entry: [1, 300, 57] is told from [1, 56, 8400] by its long axis
       byte[] e2e = TinyOnnx.constant(640, 640, new long[] {1, K, 6 + nk}, rows, metadata(model, false));
