@@ -25,11 +25,11 @@ import java.util.Optional;
  */
 public final class JobRepository {
 
-  private static final String SELECT_JOB = """
-      SELECT j.*, (SELECT coalesce(jsonb_agg(DISTINCT c.processed_by), '[]'::jsonb) FROM job_chunks c
-                   WHERE c.job_id = j.id AND c.processed_by IS NOT NULL) AS workers
-      FROM inference_jobs j
-      """;
+  /** The workers that processed a job {@code j}'s chunks, as a JSON array. */
+  private static final String WORKERS = """
+      (SELECT coalesce(jsonb_agg(DISTINCT c.processed_by), '[]'::jsonb) FROM job_chunks c
+       WHERE c.job_id = j.id AND c.processed_by IS NOT NULL)""";
+  private static final String SELECT_JOB = "SELECT j.*, " + WORKERS + " AS workers FROM inference_jobs j\n";
 
   private final Pool pool;
   private final EventSink sink;
@@ -280,25 +280,23 @@ public final class JobRepository {
   }
 
   private Future<Outcome<Optional<Job>>> transition(SqlConnection conn, long jobId, JobStatus target, String error) {
-    return conn.preparedQuery("""
+    return updateJob(conn, """
             UPDATE inference_jobs SET status = $2,
               started_at = CASE WHEN $2 = 'running' THEN now() ELSE started_at END,
               completed_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE completed_at END,
               error_message = coalesce($3, error_message)
-            WHERE id = $1 AND status = ANY($4) RETURNING id""")
-        .execute(Tuple.of(jobId, target.db(), error, JobStatus.sourcesOf(target)))
-        .compose(rows -> {
-          if (rows.rowCount() == 0) {
+            WHERE id = $1 AND status = ANY($4)""", Tuple.of(jobId, target.db(), error, JobStatus.sourcesOf(target)))
+        .compose(updated -> {
+          if (updated.isEmpty()) {
             return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
           }
-          return fetch(conn, jobId).compose(job -> {
-            List<NewEvent> events = new ArrayList<>();
-            events.add(new NewEvent(JobEvent.STATUS, job.toJson()));
-            if (target.terminal()) {
-              events.add(new NewEvent(target.db(), job.toJson()));
-            }
-            return appendEvents(conn, job, events).map(ev -> new Outcome<>(Optional.of(job), ev));
-          });
+          Job job = updated.get();
+          List<NewEvent> events = new ArrayList<>();
+          events.add(new NewEvent(JobEvent.STATUS, job.toJson()));
+          if (target.terminal()) {
+            events.add(new NewEvent(target.db(), job.toJson()));
+          }
+          return appendEvents(conn, job, events).map(ev -> new Outcome<>(Optional.of(job), ev));
         });
   }
 
@@ -356,13 +354,12 @@ public final class JobRepository {
                 if (c.getLong("chunks") == 0) {
                   return Future.failedFuture(new Refused(status, "job " + jobId + " has no failed images to retry"));
                 }
-                return conn.preparedQuery("""
+                return updateJob(conn, """
                         UPDATE inference_jobs SET status = 'pending', attempt = attempt + 1,
                           processed_images = processed_images - $2, failed_images = failed_images - $2,
                           completed_at = NULL, error_message = NULL
-                        WHERE id = $1""")
-                    .execute(Tuple.of(jobId, (int) failed))
-                    .compose(x -> fetch(conn, jobId))
+                        WHERE id = $1""", Tuple.of(jobId, (int) failed))
+                    .map(Optional::orElseThrow)
                     .compose(job -> appendEvents(conn, job, List.of(new NewEvent(JobEvent.STATUS, job.toJson())))
                         .map(ev -> new Outcome<>(Optional.of(job), ev)));
               });
@@ -492,12 +489,11 @@ public final class JobRepository {
                   }
                 }
                 int c = count;
-                return conn.preparedQuery("""
+                return updateJob(conn, """
                         UPDATE inference_jobs SET processed_images = processed_images + $2,
                           failed_images = failed_images + $3, inference_time_ms_sum = inference_time_ms_sum + $4
-                        WHERE id = $1""")
-                    .execute(Tuple.of(jobId, count, failed, infSum))
-                    .compose(x -> fetch(conn, jobId))
+                        WHERE id = $1""", Tuple.of(jobId, count, failed, infSum))
+                    .map(Optional::orElseThrow)
                     .compose(job -> {
                       List<NewEvent> events = new ArrayList<>();
                       for (ResultRow r : results) {
@@ -641,9 +637,13 @@ public final class JobRepository {
     });
   }
 
-  private static Future<Job> fetch(SqlClient conn, long id) {
-    return conn.preparedQuery(SELECT_JOB + " WHERE j.id = $1").execute(Tuple.of(id))
-        .map(rows -> Job.from(rows.iterator().next()));
+  /**
+   * Runs {@code update}, an UPDATE of at most one row of {@code inference_jobs} (without RETURNING),
+   * and gives the row as updated, with its workers, in the same round trip; empty when no row matched.
+   */
+  private static Future<Optional<Job>> updateJob(SqlClient conn, String update, Tuple args) {
+    return conn.preparedQuery("WITH j AS (" + update + " RETURNING *) SELECT j.*, " + WORKERS + " AS workers FROM j")
+        .execute(args).map(rows -> first(rows).map(Job::from));
   }
 
   /** Appends events with the job's next sequence numbers, in one statement (the job row's update locks it). */
