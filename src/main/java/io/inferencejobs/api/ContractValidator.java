@@ -33,13 +33,27 @@ import java.util.concurrent.ConcurrentHashMap;
  * </ul>
  */
 final class ContractValidator extends RequestValidatorImpl {
+  /** More schemas than any contract of this service has: past it, validators are built and not kept. */
+  static final int MAX_CACHED = 4096;
+
   private final Vertx vertx;
   private final OpenAPIContract original;
+  private final Map<Identity, Validator> built;
 
   ContractValidator(Vertx vertx, OpenAPIContract contract) {
-    super(vertx, withCachedValidators(contract));
+    this(vertx, contract, new ConcurrentHashMap<>());
+  }
+
+  private ContractValidator(Vertx vertx, OpenAPIContract contract, Map<Identity, Validator> built) {
+    super(vertx, withCachedValidators(contract, built));
     this.vertx = vertx;
     this.original = contract;
+    this.built = built;
+  }
+
+  /** How many schema validators are kept (for tests: one per schema of the contract that was used). */
+  int cachedValidators() {
+    return built.size();
   }
 
   /**
@@ -81,12 +95,23 @@ final class ContractValidator extends RequestValidatorImpl {
   }
 
   /** The contract as the library's validator reads it, its schema repository handing out one validator per schema. */
-  private static OpenAPIContract withCachedValidators(OpenAPIContract contract) {
+  private static OpenAPIContract withCachedValidators(OpenAPIContract contract, Map<Identity, Validator> built) {
     SchemaRepository repository = contract.getSchemaRepository();
-    Map<Identity, Validator> built = new ConcurrentHashMap<>();
-    SchemaRepository caching = proxy(SchemaRepository.class, repository, (method, args) ->
-        method.getName().equals("validator") && args != null && args.length == 1 && args[0] instanceof JsonSchema s
-            ? built.computeIfAbsent(new Identity(s), k -> repository.validator(s)) : null);
+    SchemaRepository caching = proxy(SchemaRepository.class, repository, (method, args) -> {
+      if (!method.getName().equals("validator") || args == null || args.length != 1
+          || !(args[0] instanceof JsonSchema s)) {
+        return null;
+      }
+      Validator known = built.get(new Identity(s));
+      if (known != null) {
+        return known;
+      }
+      Validator made = repository.validator(s);
+      if (built.size() < MAX_CACHED) {
+        built.putIfAbsent(new Identity(s), made);
+      }
+      return made;
+    });
     return proxy(OpenAPIContract.class, contract, (method, args) ->
         method.getName().equals("getSchemaRepository") && (args == null || args.length == 0) ? caching : null);
   }
