@@ -84,9 +84,13 @@ public final class BenchEngineCommand {
       out.println();
       out.printf(Locale.ROOT, "%-6s %-10s %10s %10s %7s   %8s %8s %8s %8s%n", "batch", "path", "images/s",
           "ms/image", "ratio", "decode", "preproc", "infer", "post");
+      double prepareCpu;
+      try (InferenceEngine engine = InferenceEngine.load(model, null, base.withBatchSize(1))) {
+        prepareCpu = prepareCpuPerImage(engine, images);
+      }
       for (int batch : batches) {
         try (InferenceEngine engine = InferenceEngine.load(model, null, base.withBatchSize(batch))) {
-          benchBatch(engine, images, seconds, out);
+          benchBatch(engine, images, seconds, prepareCpu, out);
         }
       }
       return 0;
@@ -127,8 +131,29 @@ public final class BenchEngineCommand {
         median(samples, 3), samples.size());
   }
 
-  private static void benchBatch(InferenceEngine engine, List<byte[]> images, double seconds, PrintStream out)
-      throws ModelException, ImageException {
+  /** Mean thread CPU seconds to decode and preprocess one image of the set (each image prepared 3 times). */
+  private static double prepareCpuPerImage(InferenceEngine engine, List<byte[]> images) throws ImageException {
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    for (byte[] image : images) {
+      engine.prepare(image);
+    }
+    long cpu0 = threads.getCurrentThreadCpuTime();
+    for (int round = 0; round < 3; round++) {
+      for (byte[] image : images) {
+        engine.prepare(image);
+      }
+    }
+    return (threads.getCurrentThreadCpuTime() - cpu0) / 1e9 / (3.0 * images.size());
+  }
+
+  /** CPU seconds this process has used, all threads (ONNX Runtime's native threads included). */
+  private static double processCpu() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime() / 1e9;
+  }
+
+  private static void benchBatch(InferenceEngine engine, List<byte[]> images, double seconds, double prepareCpu,
+                                 PrintStream out) throws ModelException, ImageException {
     int batch = engine.batchSize();
     // (a) bare session.run on a ready-made tensor
     List<PreparedImage> prepared = new ArrayList<>();
@@ -139,6 +164,7 @@ public final class BenchEngineCommand {
     engine.runRaw(input, batch);
     engine.runRaw(input, batch);
     int runs = 0;
+    double cpu0 = processCpu();
     long t0 = System.nanoTime();
     long end = t0 + (long) (seconds * 1e9);
     while (System.nanoTime() < end || runs < 3) {
@@ -147,6 +173,7 @@ public final class BenchEngineCommand {
     }
     double bareSeconds = (System.nanoTime() - t0) / 1e9;
     double bareRate = runs * batch / bareSeconds;
+    double runCpu = (processCpu() - cpu0) / (runs * batch);
 
     // (b) the whole path over the same time: one predict call, so decoding overlaps inference
     List<byte[]> warm = new ArrayList<>();
@@ -181,6 +208,12 @@ public final class BenchEngineCommand {
         1000 / bareRate, "", "", "", 1000 / bareRate, "");
     out.printf(Locale.ROOT, "%-6d %-10s %10.2f %10.2f %6.1f%%   %8.2f %8.2f %8.2f %8.3f%n", batch, "engine",
         wholeRate, 1000 / wholeRate, 100 * wholeRate / bareRate, stages[0], stages[1], stages[2], stages[3]);
+    // what the cores allow: each image needs the runtime's CPU and the decoder's, and no more than bare can run
+    int cores = Runtime.getRuntime().availableProcessors();
+    double bound = Math.min(bareRate, cores / (runCpu + prepareCpu));
+    out.printf(Locale.ROOT, "%-6d %-10s %10.2f %10.2f %6.1f%%   (%d cores / (%.1f ms run CPU + %.1f ms decode and "
+            + "preprocess CPU per image), at most bare)%n", batch, "bound", bound, 1000 / bound,
+        100 * wholeRate / bound, cores, runCpu * 1000, prepareCpu * 1000);
   }
 
   private static double median(List<double[]> samples, int column) {
