@@ -97,6 +97,25 @@ public final class ErrorHandler implements Handler<RoutingContext> {
         });
   }
 
+  /**
+   * Whether the failure is a dependency out of reach: a refused or closed connection anywhere in its causes, or
+   * PostgreSQL saying it cannot serve (SQLSTATE class 08, connection exception, or 57P01 to 57P03, shutting down
+   * or starting). The request was fine; it may be sent again.
+   */
+  static boolean dependencyDown(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof java.net.ConnectException || t instanceof java.nio.channels.ClosedChannelException
+          || t instanceof io.vertx.sqlclient.ClosedConnectionException) {
+        return true;
+      }
+      if (t instanceof io.vertx.pgclient.PgException pg && pg.getSqlState() != null
+          && (pg.getSqlState().startsWith("08") || pg.getSqlState().matches("57P0[123]"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   static ApiError toApiError(RoutingContext ctx) {
     Throwable failure = ctx.failure();
     if (failure instanceof ApiError e) {
@@ -120,6 +139,9 @@ public final class ErrorHandler implements Handler<RoutingContext> {
     }
     if (failure instanceof io.vertx.core.http.ConnectionPoolTooBusyException) {
       return ApiError.unavailable("the database connection pool is busy; retry later", 2);
+    }
+    if (dependencyDown(failure)) {
+      return ApiError.unavailable("a service this request needs (PostgreSQL or S3) cannot be reached; retry later", 5);
     }
     if (failure instanceof HttpException http) {
       if (http.getCause() instanceof ValidatorException v) {

@@ -30,6 +30,20 @@ class ErrorHandlerTest {
   }
 
   @Test
+  void aDependencyOutOfReachIsToldFromOtherFailures() {
+    assertThat(ErrorHandler.dependencyDown(new RuntimeException("wrapped", new java.net.ConnectException("refused"))))
+        .isTrue();
+    assertThat(ErrorHandler.dependencyDown(new io.vertx.pgclient.PgException("the database system is shutting down",
+        "FATAL", "57P01", null))).isTrue();
+    assertThat(ErrorHandler.dependencyDown(new io.vertx.pgclient.PgException("connection failure", "FATAL", "08006",
+        null))).isTrue();
+    assertThat(ErrorHandler.dependencyDown(new io.vertx.pgclient.PgException("duplicate key", "ERROR", "23505",
+        null))).isFalse();
+    assertThat(ErrorHandler.dependencyDown(new IllegalStateException("a bug"))).isFalse();
+    assertThat(ErrorHandler.dependencyDown(null)).isFalse();
+  }
+
+  @Test
   void anUnknownFieldInsideAnObjectIsNamedWithItsPath() {
     io.vertx.core.json.JsonObject schema = new io.vertx.core.json.JsonObject()
         .put("type", "object").put("additionalProperties", false)

@@ -143,6 +143,32 @@ class FaultsIT {
   }
 
   @Test
+  void aCreateWhilePostgresIsDownIs503JsonAndLeavesNothingBehind() throws Exception {
+    long before = count();
+    pg.close();
+    try {
+      var r = api.post(INF + "/jobs", Api.jobRequest(new JsonObject().put("image_uris", new JsonArray().add(image))));
+      assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(503);
+      assertThat(r.getHeader("Retry-After")).isNotBlank();
+      assertThat(r.getHeader("Content-Type")).startsWith("application/json");
+      assertThat(r.bodyAsJsonObject().getJsonObject("error").getString("message")).isNotBlank();
+    } finally {
+      pg = EmbeddedPostgresServer.start(dir.resolve("store"), pgPort);
+    }
+    // back: nothing of the refused create was stored, and the next create runs to the end
+    assertThat(count()).isEqualTo(before);
+    long id = job(1);
+    assertCompletedOnce(id, 1);
+  }
+
+  /** Rows of jobs, their images, chunks and events, all together. */
+  static long count() {
+    return Api.await(node.pool().preparedQuery("SELECT (SELECT count(*) FROM inference_jobs)"
+        + " + (SELECT count(*) FROM job_images) + (SELECT count(*) FROM job_chunks)"
+        + " + (SELECT count(*) FROM job_events) AS n").execute(Tuple.tuple())).iterator().next().getLong("n");
+  }
+
+  @Test
   void aChunkThatKeepsFailingFailsItsJobWithTheCause() throws Exception {
     // a job now: the API remembers for a while that the checkpoint exists, so the next one is created without S3
     assertCompletedOnce(job(1), 1);
