@@ -42,6 +42,8 @@ public final class EventStreams {
   private final JobRepository jobs;
   private final long heartbeatMs;
   private final Map<Long, Set<JobConnection>> byJob = new HashMap<>();
+  /** The keep-alive comment, one buffer for every stream. */
+  private static final Buffer KEEP_ALIVE = Buffer.buffer(": keep-alive\n\n");
   /** The event being fanned out, while it is (see {@link #frames}). */
   private Frames dispatching;
   private final Set<AllConnection> allJobs = new HashSet<>();
@@ -144,7 +146,8 @@ public final class EventStreams {
    * streams that may see it are told, so that lists drop it.
    */
   private void deleted(JobEvent event) {
-    String frame = "event: deleted\ndata: " + new JsonObject().put("job_id", event.jobId()).encode() + "\n\n";
+    Buffer frame = Buffer.buffer("event: deleted\ndata: " + new JsonObject().put("job_id", event.jobId()).encode()
+        + "\n\n");
     Set<JobConnection> conns = byJob.get(event.jobId());
     if (conns != null) {
       for (JobConnection c : List.copyOf(conns)) {
@@ -312,7 +315,7 @@ public final class EventStreams {
 
     void keepAlive(long now) {
       if (!closed && now - lastWrite >= heartbeatMs) {
-        write(": keep-alive\n\n");
+        write(KEEP_ALIVE);
       }
     }
 
