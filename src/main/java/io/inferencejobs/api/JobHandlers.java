@@ -8,6 +8,9 @@ import io.inferencejobs.exports.ExportStreamer;
 import io.inferencejobs.exports.ExportedImage;
 import io.inferencejobs.exports.ImageDrawer;
 import io.inferencejobs.jobs.JobService;
+import io.inferencejobs.jobs.Page;
+import io.inferencejobs.jobs.ResultListing;
+import io.inferencejobs.jobs.ResultQuery;
 import io.inferencejobs.jobs.Requester;
 import io.inferencejobs.storage.S3Storage;
 import io.inferencejobs.storage.S3Uri;
@@ -27,6 +30,7 @@ import org.slf4j.LoggerFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -98,20 +102,46 @@ final class JobHandlers {
     Long cursor = Params.cursor(ctx);
     int after = cursor == null ? -1 : (int) Math.min(Integer.MAX_VALUE, cursor);
     ResultFields fields = ResultFields.parse(Params.queryString(ctx, "include"));
-    service.get(requester(ctx), id).compose(job -> api.jobs().results(id, after, Params.queryInt(ctx, "skip", 0),
-            limit)
-            .compose(page -> fields.isDefault() ? Future.succeededFuture(page)
-                : api.io().submit(() -> new io.inferencejobs.jobs.Page<>(page.items().stream().map(fields::apply)
-                    .toList(), page.nextCursor())))
-            .map(page -> new JsonObject()
-                .put("inference_job_id", job.id())
-                .put("training_job_id", job.trainingJobId())
-                .put("status", job.status().db())
-                .put("total_count", job.processedImages())
-                .put("total_images", job.totalImages())
-                .put("avg_inference_time_ms", job.avgInferenceTimeMs())
-                .put("results", new JsonArray(page.items()))
-                .put("next_cursor", page.nextCursor())))
+    String sort = Optional.ofNullable(Params.queryString(ctx, "sort")).orElse("index");
+    boolean descending = "desc".equals(Params.queryString(ctx, "order"));
+    Double minScore = Params.queryDouble(ctx, "min_score");
+    ResultQuery query = new ResultQuery(id, after, Params.queryInt(ctx, "skip", 0), limit, sort, descending,
+        Params.queryInt(ctx, "class_id", null), minScore, Params.queryBooleanOrNull(ctx, "failed"));
+    if (cursor != null && !query.cursorAllowed()) {
+      ctx.fail(ApiError.badRequest("cursor", "cursors page results in image order; with sort=" + sort
+          + (descending ? " and order=desc" : "") + ", page with skip"));
+      return;
+    }
+    boolean counts = Params.queryBoolean(ctx, "class_counts");
+    var listing = api.jobs().resultListing();
+    service.get(requester(ctx), id).compose(job -> Future.all(listing.list(query, job.processedImages()),
+                counts ? listing.classCounts(id, minScore) : Future.succeededFuture(null))
+            .compose(both -> {
+              ResultListing.Listing found = both.resultAt(0);
+              List<ResultListing.ClassCount> classCounts = both.resultAt(1);
+              Page<JsonObject> page = found.page();
+              return (fields.isDefault() ? Future.succeededFuture(page)
+                  : api.io().submit(() -> new Page<>(page.items().stream().map(fields::apply).toList(),
+                      page.nextCursor())))
+                  .map(shown -> {
+                    JsonObject json = new JsonObject()
+                        .put("inference_job_id", job.id())
+                        .put("training_job_id", job.trainingJobId())
+                        .put("status", job.status().db())
+                        .put("total_count", job.processedImages())
+                        .put("matched_count", found.matched())
+                        .put("total_images", job.totalImages())
+                        .put("avg_inference_time_ms", job.avgInferenceTimeMs())
+                        .put("results", new JsonArray(shown.items()))
+                        .put("next_cursor", shown.nextCursor());
+                    if (classCounts != null) {
+                      json.put("class_counts", new JsonArray(classCounts.stream().map(c -> new JsonObject()
+                          .put("class_id", c.classId()).put("class_name", c.className()).put("count", c.count()))
+                          .toList()));
+                    }
+                    return json;
+                  });
+            }))
         .onSuccess(json -> Http.json(ctx, json))
         .onFailure(ctx::fail);
   }

@@ -38,6 +38,15 @@ final class Params {
     return v != null && v;
   }
 
+  /** A boolean query parameter, or null when it is absent. */
+  static Boolean queryBooleanOrNull(RoutingContext ctx, String name) {
+    return value(of(ctx).getQuery(), name, RequestParameter::getBoolean);
+  }
+
+  static Double queryDouble(RoutingContext ctx, String name) {
+    return value(of(ctx).getQuery(), name, RequestParameter::getDouble);
+  }
+
   static String header(RoutingContext ctx, String name) {
     return ctx.request().getHeader(name);
   }

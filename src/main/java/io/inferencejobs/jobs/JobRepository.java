@@ -32,10 +32,12 @@ public final class JobRepository {
   private static final String SELECT_JOB = "SELECT j.*, " + WORKERS + " AS workers FROM inference_jobs j\n";
 
   private final Pool pool;
+  private final ResultListing resultListing;
   private final EventSink sink;
 
   public JobRepository(Pool pool, EventSink sink) {
     this.pool = pool;
+    this.resultListing = new ResultListing(pool);
     this.sink = sink;
   }
 
@@ -191,40 +193,9 @@ public final class JobRepository {
         });
   }
 
-  /** Results ordered by image index, after {@code afterIndex} (the cursor), skipping {@code skip}. */
-  public Future<Page<JsonObject>> results(long jobId, int afterIndex, int skip, int limit) {
-    return pool.preparedQuery("""
-            SELECT i.image_index, i.image_name, i.s3_uri, r.width, r.height, r.predictions, r.num_detections,
-                   r.decode_time_ms, r.preprocessing_time_ms, r.inference_time_ms, r.postprocessing_time_ms, r.error,
-                   r.error_code, r.classifications
-            FROM job_images i JOIN image_results r ON r.job_id = i.job_id AND r.image_index = i.image_index
-            WHERE i.job_id = $1 AND i.image_index > $2
-            ORDER BY i.image_index OFFSET $3 LIMIT $4""")
-        .execute(Tuple.of(jobId, afterIndex, skip, limit + 1))
-        .map(rows -> {
-          List<JsonObject> items = new ArrayList<>();
-          for (Row r : rows) {
-            JsonObject item = new JsonObject();
-            if (r.getJson("classifications") instanceof JsonArray cls) {
-              item.put("classifications", cls);
-            }
-            items.add(item
-                .put("image_index", r.getInteger("image_index"))
-                .put("image_name", r.getString("image_name"))
-                .put("s3_uri", r.getString("s3_uri"))
-                .put("width", r.getInteger("width"))
-                .put("height", r.getInteger("height"))
-                .put("predictions", r.getJson("predictions"))
-                .put("num_detections", r.getInteger("num_detections"))
-                .put("decode_time_ms", r.getDouble("decode_time_ms"))
-                .put("preprocessing_time_ms", r.getDouble("preprocessing_time_ms"))
-                .put("inference_time_ms", r.getDouble("inference_time_ms"))
-                .put("postprocessing_time_ms", r.getDouble("postprocessing_time_ms"))
-                .put("error", r.getString("error"))
-                .put("error_code", r.getString("error_code")));
-          }
-          return Page.of(items, limit, r -> r.getInteger("image_index"));
-        });
+  /** The results API's listings of a job's results. */
+  public ResultListing resultListing() {
+    return resultListing;
   }
 
   /**

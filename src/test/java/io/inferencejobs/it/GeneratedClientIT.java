@@ -55,7 +55,14 @@ class GeneratedClientIT extends SharedServiceIT {
     assertThat(service.listInferenceJobs(null, null, 50, null, null).getJobs()).extracting(Job::getId)
         .contains(created.getId());
 
-    ResultPage page = service.getInferenceJobResults(created.getId(), 100, null, null, null);
+    ResultPage page = service.getInferenceJobResults(created.getId(), 100, null, null, null, null, null, null, null,
+        null, null);
+    // sorted, filtered and counted through the generated client too
+    ResultPage byName = service.getInferenceJobResults(created.getId(), 100, null, null, "none", "name", "desc",
+        null, null, false, true);
+    assertThat(byName.getResults()).extracting(ImageResult::getImageName).containsExactly("person.jpg", "dog.jpg");
+    assertThat(byName.getMatchedCount()).isEqualTo(2);
+    assertThat(byName.getClassCounts()).isNotEmpty();
     assertThat(page.getResults()).extracting(ImageResult::getImageName).containsExactly("dog.jpg", "person.jpg");
     assertThat(page.getResults().get(0).getPredictions()).extracting(Prediction::getClassName).contains("dog");
     assertThat(page.getResults().get(1).getPredictions()).extracting(Prediction::getClassName).contains("person");
