@@ -452,7 +452,8 @@ public final class EventStreams {
 
     void catchUp(Long fromId) {
       Future<Long> start = fromId != null ? Future.succeededFuture(fromId)
-          : jobs.lastEventId().compose(last -> jobs.list(visible, trainingJobId, null, null, 0, 50).map(page -> {
+          : jobs.lastEventId().compose(last -> jobs.list(visible,
+              new io.inferencejobs.jobs.JobFilter(trainingJobId, null, null, null), null, 0, 50).map(page -> {
             send(last, "snapshot", new JsonObject().put("jobs",
                 new JsonArray(page.items().stream().map(JobViews::job).toList())));
             return last;

@@ -7,6 +7,7 @@ import io.inferencejobs.exports.ExportFormat;
 import io.inferencejobs.exports.ExportStreamer;
 import io.inferencejobs.exports.ExportedImage;
 import io.inferencejobs.exports.ImageDrawer;
+import io.inferencejobs.jobs.JobFilter;
 import io.inferencejobs.jobs.JobService;
 import io.inferencejobs.jobs.Page;
 import io.inferencejobs.jobs.ResultListing;
@@ -83,8 +84,9 @@ final class JobHandlers {
 
   void list(RoutingContext ctx) {
     int limit = Params.queryInt(ctx, "limit", 100);
-    service.list(requester(ctx), Params.queryLong(ctx, "training_job_id"), Params.queryString(ctx, "status"),
-            Params.cursor(ctx), Params.queryInt(ctx, "skip", 0), limit)
+    JobFilter filter = new JobFilter(Params.queryLong(ctx, "training_job_id"), Params.queryString(ctx, "status"),
+        Params.queryTime(ctx, "created_from"), Params.queryTime(ctx, "created_before"));
+    service.list(requester(ctx), filter, Params.cursor(ctx), Params.queryInt(ctx, "skip", 0), limit)
         .onSuccess(page -> Http.json(ctx, new JsonObject()
             .put("jobs", new JsonArray(page.items().stream().map(JobViews::job).toList()))
             .put("next_cursor", page.nextCursor())))

@@ -47,6 +47,19 @@ final class Params {
     return value(of(ctx).getQuery(), name, RequestParameter::getDouble);
   }
 
+  /** An RFC 3339 date-time query parameter (a zone or offset is required), or null when it is absent. */
+  static java.time.OffsetDateTime queryTime(RoutingContext ctx, String name) {
+    String v = queryString(ctx, name);
+    if (v == null) {
+      return null;
+    }
+    try {
+      return java.time.OffsetDateTime.parse(v);
+    } catch (java.time.format.DateTimeParseException e) {
+      throw ApiError.badRequest(name, "must be an RFC 3339 date-time with an offset, such as 2026-11-27T00:00:00Z");
+    }
+  }
+
   static String header(RoutingContext ctx, String name) {
     return ctx.request().getHeader(name);
   }

@@ -177,15 +177,17 @@ public final class JobRepository {
    * Newest first, of one tenant ({@code tenant} null: of all). {@code beforeId} is the cursor (exclusive); {@code skip}
    * an offset for clients that prefer it.
    */
-  public Future<Page<Job>> list(TenantFilter tenant, Long trainingJobId, String status, Long beforeId, int skip,
-                                int limit) {
+  public Future<Page<Job>> list(TenantFilter tenant, JobFilter filter, Long beforeId, int skip, int limit) {
     return pool.preparedQuery(SELECT_JOB + """
              WHERE ($1::bigint IS NULL OR j.training_job_id = $1)
                AND ($2::text IS NULL OR j.status = $2)
                AND ($3::bigint IS NULL OR j.id < $3)
                AND ($6::boolean OR j.tenant = $7)
+               AND ($8::timestamptz IS NULL OR j.created_at >= $8)
+               AND ($9::timestamptz IS NULL OR j.created_at < $9)
              ORDER BY j.id DESC OFFSET $4 LIMIT $5""")
-        .execute(Tuple.of(trainingJobId, status, beforeId, skip, limit + 1, tenant.all(), tenant.tenant()))
+        .execute(Tuple.tuple(java.util.Arrays.asList(filter.trainingJobId(), filter.status(), beforeId, skip,
+            limit + 1, tenant.all(), tenant.tenant(), filter.createdFrom(), filter.createdBefore())))
         .map(rows -> {
           List<Job> jobs = new ArrayList<>();
           rows.forEach(r -> jobs.add(Job.from(r)));

@@ -222,8 +222,8 @@ public final class JobService {
             "inference job " + id + " does not exist"))));
   }
 
-  public Future<Page<Job>> list(Requester who, Long trainingJobId, String status, Long beforeId, int skip, int limit) {
-    return jobs.list(who.visible(), trainingJobId, status, beforeId, skip, limit);
+  public Future<Page<Job>> list(Requester who, JobFilter filter, Long beforeId, int skip, int limit) {
+    return jobs.list(who.visible(), filter, beforeId, skip, limit);
   }
 
   /** Cancels a job the requester may see: a pending one at once, a running one after its current batch. */

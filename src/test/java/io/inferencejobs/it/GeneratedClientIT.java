@@ -52,7 +52,7 @@ class GeneratedClientIT extends SharedServiceIT {
     assertThat(done.getStatus()).isEqualTo(Job.StatusEnum.COMPLETED);
     assertThat(done.getProcessedImages()).isEqualTo(2);
     assertThat(done.getAvgInferenceTimeMs()).isPositive();
-    assertThat(service.listInferenceJobs(null, null, 50, null, null).getJobs()).extracting(Job::getId)
+    assertThat(service.listInferenceJobs(null, null, null, null, 50, null, null).getJobs()).extracting(Job::getId)
         .contains(created.getId());
 
     ResultPage page = service.getInferenceJobResults(created.getId(), 100, null, null, null, null, null, null, null,

@@ -154,6 +154,31 @@ class ResultListingIT extends SharedServiceIT {
   }
 
   @Test
+  void jobListingsFilterByCreationTime() {
+    String created = api.get(INF + "/jobs/" + job).bodyAsJsonObject().getString("created_at");
+    String encoded = java.net.URLEncoder.encode(created, java.nio.charset.StandardCharsets.UTF_8);
+    Predicate<String> listed = query -> {
+      HttpResponse<Buffer> r = api.get(INF + "/jobs?limit=1000&" + query);
+      assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(200);
+      return r.bodyAsJsonObject().getJsonArray("jobs").stream()
+          .anyMatch(o -> ((JsonObject) o).getLong("id") == job);
+    };
+    // from is inclusive, before exclusive: the job's own creation time is the edge of both
+    assertThat(listed.test("created_from=" + encoded)).isTrue();
+    assertThat(listed.test("created_before=" + encoded)).isFalse();
+    assertThat(listed.test("created_before=" + java.net.URLEncoder.encode(
+        java.time.OffsetDateTime.parse(created).plusNanos(1000).toString(), java.nio.charset.StandardCharsets.UTF_8)))
+        .isTrue();
+    assertThat(listed.test("created_from=2000-01-01T00:00:00Z&created_before=2000-01-02T00:00:00Z")).isFalse();
+    for (String bad : List.of("created_from=yesterday", "created_before=2026-11-27")) {
+      HttpResponse<Buffer> r = api.get(INF + "/jobs?" + bad);
+      assertThat(r.statusCode()).as(bad).isEqualTo(400);
+      assertThat(r.bodyAsJsonObject().getJsonObject("error").getJsonArray("details").getJsonObject(0)
+          .getString("field")).isEqualTo(bad.substring(0, bad.indexOf('=')));
+    }
+  }
+
+  @Test
   void badListingParametersAreNamed() {
     for (var bad : List.of(Map.entry("sort=size", "sort"), Map.entry("order=up", "order"),
         Map.entry("min_score=2", "min_score"), Map.entry("class_id=-1", "class_id"),

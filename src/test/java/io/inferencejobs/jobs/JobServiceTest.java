@@ -112,7 +112,7 @@ class JobServiceTest {
     service.create(a, request(images(image), null, "h"))
         .compose(job -> refused(service.get(b, job.id()), JobError.Kind.NOT_FOUND, "inference_job_id")
             .compose(v -> refused(service.cancel(b, job.id()), JobError.Kind.NOT_FOUND, "inference_job_id"))
-            .compose(v -> service.list(b, null, null, null, 0, 1000))
+            .compose(v -> service.list(b, new JobFilter(null, null, null, null), null, 0, 1000))
             .compose(page -> {
               tc.verify(() -> assertThat(page.items()).noneMatch(j -> j.id() == job.id()));
               return service.get(admin(), job.id());
