@@ -1,21 +1,21 @@
-// The web UI of inference-jobs: one page, plain ES module, no build step.
+// The web UI of inference-jobs: plain ES modules, no build step. This module holds the new-job form, the recent
+// jobs, one job's view and the routing between the views (run, a job, the jobs page, the models page).
 // Job state arrives over Server-Sent Events only (one stream for the open job, one for the recent-jobs list).
 
-const API = '/api/v1';
-const INF = `${API}/test_inference/inference`;
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+import {
+  $, API, EXPORTS, INF, TERMINAL, auth, el, formatBytes, formatDuration, formatTime, newKey, postJson, request,
+  setMessage, setUpKeyForm, streamToken, withParams,
+} from './common.js';
+import { closeGallery, openGallery, refreshGallery, wireGallery } from './gallery.js';
+import { openDetail, wireDetail } from './detail.js';
+import {
+  forgetJob, loadJobs, loadModels, setTrainingJobs, updateJob, wirePages,
+} from './pages.js';
+
 // The job settings' defaults come from the contract (components.schemas.InferenceJobRequest), read at start.
 const DEFAULTS = { confidence: null, iou: null, maxDetections: null };
-const RESULTS_PAGE = 48;
 const RECENT_MAX = 30;
 const CUSTOM_CHECKPOINT = '\u0000custom';
-// GET .../jobs/{id}/export?format=: the files a job's results leave the service as
-const EXPORTS = [
-  ['coco', 'COCO JSON'], ['yolo', 'YOLO labels (zip)'], ['csv', 'CSV'], ['jsonl', 'JSON lines'],
-  ['errors', 'Failed images'], ['labelstudio', 'Label Studio'], ['annotated', 'Annotated images (zip)'],
-];
-
-const $ = (id) => document.getElementById(id);
 
 const state = {
   trainingJobs: [],
@@ -23,151 +23,9 @@ const state = {
   jobId: null,
   job: null,
   jobStream: null,
-  results: [],
-  nextCursor: null,
   resultsTimer: null,
   recent: new Map(),
 };
-
-// ------------------------------------------------------------------ helpers
-
-/** Creates an element: attrs may hold className, text, dataset, hidden and plain attributes. */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'className') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else if (k === 'dataset') {
-      for (const [dk, dv] of Object.entries(v)) if (dv != null) node.dataset[dk] = dv;
-    }
-    else if (k === 'style') {
-      for (const [sk, sv] of Object.entries(v)) {
-        if (sk.startsWith('--')) node.style.setProperty(sk, String(sv));
-        else node.style[sk] = sv;
-      }
-    }
-    else if (k === 'hidden') node.hidden = true;
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-}
-
-class ApiError extends Error {
-  constructor(status, body) {
-    const err = body && body.error;
-    const details = err && Array.isArray(err.details) ? err.details : [];
-    const detail = details.map((d) => (d.field ? `${d.field}: ${d.reason}` : d.reason)).join('; ');
-    super(err ? `${err.message}${detail ? ` (${detail})` : ''}` : `HTTP ${status}`);
-    this.status = status;
-    this.code = err ? err.code : null;
-  }
-}
-
-// ------------------------------------------------------------------ API key (when the service requires one)
-
-const KEY_STORE = 'inference-jobs.api-key';
-const auth = { key: sessionStorage.getItem(KEY_STORE) || '', token: null, tokenAt: 0 };
-
-function authHeaders() {
-  return auth.key ? { Authorization: `Bearer ${auth.key}` } : {};
-}
-
-/**
- * EventSource and <img> cannot send an Authorization header: with a key, they carry a short-lived stream token
- * (POST /api/v1/stream-tokens), renewed a minute before it expires.
- */
-async function streamToken() {
-  if (!auth.key) return null;
-  if (!auth.token || Date.now() - auth.tokenAt > auth.ttlMs - 60_000) {
-    const t = await postJson(`${API}/stream-tokens`, {});
-    auth.token = t.token;
-    auth.tokenAt = Date.now();
-    auth.ttlMs = (t.expires_in || 300) * 1000;
-  }
-  return auth.token;
-}
-
-function withParams(path, params) {
-  const q = Object.entries(params).filter(([, v]) => v != null && v !== '')
-    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-  return q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path;
-}
-
-async function request(path, options = {}) {
-  const res = await fetch(path, {
-    ...options,
-    headers: { Accept: 'application/json', ...(options.headers || {}), ...authHeaders() },
-  });
-  if (res.status === 401) showKeyNeeded();
-  const type = res.headers.get('Content-Type') || '';
-  const body = type.includes('json') ? await res.json().catch(() => null) : null;
-  if (!res.ok) throw new ApiError(res.status, body);
-  return body;
-}
-
-function postJson(path, body, headers = {}) {
-  return request(path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-}
-
-function showKeyNeeded() {
-  const form = $('key-form');
-  form.dataset.needed = 'true';
-  setMessage($('key-message'), auth.key ? 'This API key was refused.' : 'This service needs an API key.', 'error');
-}
-
-function setUpKeyForm() {
-  const input = $('api-key');
-  input.value = auth.key;
-  $('key-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const key = input.value.trim();
-    if (key) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
-    window.location.reload();
-  });
-}
-
-function newKey() {
-  if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-}
-
-function formatDuration(seconds) {
-  if (seconds == null || !Number.isFinite(seconds)) return '–';
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${s % 60} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-function formatTime(iso) {
-  if (!iso) return '';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
-}
-
-function formatBytes(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-/** A stable colour per class id, readable on photos. */
-function classColour(classId) {
-  return `hsl(${(Number(classId) * 47) % 360} 90% 45%)`;
-}
-
-function setMessage(node, text, kind) {
-  node.textContent = text || '';
-  node.classList.toggle('error', kind === 'error');
-  node.hidden = !text;
-}
 
 // ------------------------------------------------------------------ new-job form
 
@@ -181,6 +39,7 @@ async function loadTrainingJobs() {
     cursor = page.next_cursor;
   } while (cursor);
   state.trainingJobs = all;
+  setTrainingJobs(all);
   select.replaceChildren(...all.map((t) => el('option', { value: t.id, text: `${t.name} (${t.task_type})` })));
   if (!all.length) select.append(el('option', { value: '', text: 'No training jobs' }));
   fillCheckpoints();
@@ -234,6 +93,10 @@ function renderFiles() {
       type: 'button', className: 'icon-button', 'aria-label': `Remove ${f.name}`, dataset: { index: i }, text: '×',
     }))));
   $('clear-files').hidden = state.files.length === 0;
+  const total = state.files.reduce((n, f) => n + f.size, 0);
+  $('file-summary').textContent = state.files.length
+    ? `${state.files.length} image${state.files.length === 1 ? '' : 's'} chosen (${formatBytes(total)})`
+    : 'No images chosen';
   $('drop-zone').classList.toggle('has-files', state.files.length > 0);
 }
 
@@ -366,6 +229,7 @@ function upsertRecent(job) {
   if (id == null) return;
   const old = state.recent.get(id) || {};
   state.recent.set(id, { ...old, ...job, id });
+  if (job.status) updateJob({ ...job, id });
   renderRecent();
 }
 
@@ -429,7 +293,9 @@ async function openAllJobsStream(lastEventId) {
     es.addEventListener(type, (e) => upsertRecent(JSON.parse(e.data)));
   }
   es.addEventListener('deleted', (e) => {
-    state.recent.delete(JSON.parse(e.data).job_id);
+    const id = JSON.parse(e.data).job_id;
+    state.recent.delete(id);
+    forgetJob(id);
     renderRecent();
   });
 }
@@ -449,18 +315,14 @@ async function openJob(id, { push = false, job = null } = {}) {
   closeJobStream();
   state.jobId = id;
   state.job = null;
-  state.results = [];
-  state.nextCursor = null;
-  state.totalCount = null;
+  closeGallery();
   if (push && jobFromUrl() !== id) history.pushState({ job: id }, '', `?job=${id}`);
   document.title = `Job ${id} · inference-jobs`;
-  $('welcome').hidden = true;
-  $('job-view').hidden = false;
+  showView('job');
   $('results').hidden = true;
-  $('gallery').replaceChildren();
-  $('class-filter').value = '';
-  $('min-confidence').value = 0;
   $('job-title').textContent = `Job ${id}`;
+  // a message of the form (such as "Job 2 started") belongs to the job it was about
+  if (!job) setMessage($('form-message'), '');
   $('job-meta').textContent = '';
   $('progress-text').textContent = '';
   setMessage($('job-error'), '');
@@ -470,6 +332,7 @@ async function openJob(id, { push = false, job = null } = {}) {
   $('stream-state').textContent = '–';
   delete $('job-view').dataset.streamEvents;
   delete $('job-view').dataset.lastEvent;
+  $('job-progress').hidden = true;
   renderRecent();
   try {
     const current = job || await request(`${INF}/jobs/${id}`);
@@ -477,15 +340,16 @@ async function openJob(id, { push = false, job = null } = {}) {
     renderJob(current);
     if (TERMINAL.has(current.status)) {
       $('stream-state').textContent = 'finished';
-      loadResults();
+      loadResults(current);
     } else {
       openJobStream(current);
     }
   } catch (err) {
     if (state.jobId !== id) return;
-    $('job-status').textContent = 'unknown';
+    $('job-status').textContent = err.status === 404 ? 'not found' : 'unknown';
     $('job-status').dataset.status = 'unknown';
-    setMessage($('job-error'), err.status === 404 ? `Job ${id} does not exist.` : err.message, 'error');
+    setMessage($('job-error'), err.status === 404 ? `Job ${id} does not exist.`
+      : `Could not load job ${id}: ${err.message}`, 'error');
   }
 }
 
@@ -548,8 +412,9 @@ async function openJobStream(job, lastEventId) {
       clearTimeout(state.resultsTimer);
       $('stream-state').textContent = 'finished';
       $('eta').textContent = formatDuration(0);
-      renderJob(JSON.parse(e.data));
-      loadResults();
+      const ended = JSON.parse(e.data);
+      renderJob(ended);
+      loadResults(ended);
     });
   }
 }
@@ -577,8 +442,21 @@ function renderJob(job) {
   if (input.agnostic_nms) meta.push('class-agnostic NMS');
   if (job.created_at) meta.push(`created ${formatTime(job.created_at)}`);
   $('job-meta').textContent = meta.join(' · ');
+  $('job-progress').hidden = false;
   renderProgress(job);
-  setMessage($('job-error'), job.error_message ? `Error: ${job.error_message}` : '', 'error');
+  const ended = TERMINAL.has(job.status);
+  $('eta-item').hidden = ended;
+  $('rate-item').hidden = ended && $('rate').textContent === '–';
+  let why = '';
+  if (job.status === 'failed') {
+    why = `This job failed: ${job.error_message || 'no reason was recorded'}.`
+      + `${job.processed_images > job.failed_images ? ' The images that finished are below.' : ''}`;
+  } else if (job.status === 'cancelled') {
+    why = `This job was cancelled${job.processed_images ? '; the images that finished are below' : ''}.`;
+  } else if (job.error_message) {
+    why = job.error_message;
+  }
+  setMessage($('job-error'), why, job.status === 'cancelled' ? 'info' : 'error');
 }
 
 function renderProgress(p) {
@@ -646,6 +524,7 @@ async function retryJob() {
     const job = await postJson(`${INF}/jobs/${id}/retry`, {});
     if (state.jobId !== id) return;
     renderJob(job);
+    closeGallery();
     $('results').hidden = true;
     $('stream-state').textContent = '–';
     openJobStream(job);
@@ -656,30 +535,38 @@ async function retryJob() {
   }
 }
 
-function deleteJob() {
-  const id = state.jobId;
+/** Asks before deleting job {@code id}; {@code remove} runs only once confirmed. */
+function confirmDelete(id, remove, failed) {
   const dialog = $('delete-dialog');
   $('delete-title').textContent = `Delete job ${id}?`;
   dialog.returnValue = '';
   dialog.onclose = async () => {
-    if (dialog.returnValue !== 'delete' || state.jobId !== id) return;
+    if (dialog.returnValue !== 'delete') return;
     try {
-      await request(`${INF}/jobs/${id}`, { method: 'DELETE' });
-      if (state.jobId === id) showDeleted(id);
+      await remove();
     } catch (err) {
-      setMessage($('job-error'), `Could not delete: ${err.message}`, 'error');
+      failed(err);
     }
   };
   dialog.showModal();
 }
 
+function deleteJob() {
+  const id = state.jobId;
+  confirmDelete(id, async () => {
+    await request(`${INF}/jobs/${id}`, { method: 'DELETE' });
+    forgetJob(id);
+    if (state.jobId === id) showDeleted(id);
+  }, (err) => setMessage($('job-error'), `Could not delete: ${err.message}`, 'error'));
+}
+
 /** The job is gone: say so once, and drop it from the recent jobs. */
 function showDeleted(id) {
   closeJobStream();
+  closeGallery();
   state.recent.delete(id);
   state.job = null;
   $('results').hidden = true;
-  $('gallery').replaceChildren();
   $('downloads').hidden = true;
   delete $('download-links').dataset.jobId;
   for (const b of ['cancel-job', 'retry-job', 'delete-job']) $(b).hidden = true;
@@ -690,329 +577,48 @@ function showDeleted(id) {
   $('stream-state').textContent = '–';
   $('rate').textContent = '–';
   $('eta').textContent = '–';
-  renderProgress({ progress: 0 });
+  $('job-progress').hidden = true;
   setMessage($('job-error'), `Job ${id} was deleted.`, 'info');
   renderRecent();
 }
 
 // ------------------------------------------------------------------ results
 
-/** While a job runs, `image` events refresh the first page of results, at most once a second. */
+/** While a job runs, `image` events refresh the gallery's pages on screen, at most once a second. */
 function scheduleResultsRefresh() {
-  if (state.resultsTimer || state.results.length >= RESULTS_PAGE) return;
+  if (state.resultsTimer) return;
   state.resultsTimer = setTimeout(() => {
     state.resultsTimer = null;
-    loadResults();
+    // the first result opens the gallery; later ones refresh the pages it shows
+    if ($('results').hidden) openGallery(state.jobId, state.job ? state.job.total_images : null);
+    else refreshGallery();
   }, 1000);
 }
 
-async function loadResults() {
+async function loadResults(job) {
   const id = state.jobId;
   try {
-    const page = await request(`${INF}/jobs/${id}/results?limit=${RESULTS_PAGE}`);
     await streamToken(); // the images are loaded by <img>, with the token
     if (state.jobId !== id) return;
-    state.results = page.results;
-    state.nextCursor = page.next_cursor;
-    state.totalCount = page.total_count;
-    renderGallery(page.results, false);
+    if (job.processed_images === 0 && TERMINAL.has(job.status)) {
+      $('results').hidden = true;
+      return;
+    }
+    openGallery(id, job.total_images);
   } catch (err) {
     if (state.jobId === id) setMessage($('job-error'), `Could not load results: ${err.message}`, 'error');
   }
 }
 
-async function loadMore() {
-  const id = state.jobId;
-  const button = $('load-more');
-  button.disabled = true;
-  try {
-    const page = await request(`${INF}/jobs/${id}/results?limit=${RESULTS_PAGE}&cursor=${state.nextCursor}`);
-    await streamToken();
-    if (state.jobId !== id) return;
-    state.results.push(...page.results);
-    state.nextCursor = page.next_cursor;
-    renderGallery(page.results, true);
-  } catch (err) {
-    setMessage($('job-error'), `Could not load more results: ${err.message}`, 'error');
-  } finally {
-    button.disabled = false;
-  }
-}
-
-function renderGallery(results, append) {
-  $('results').hidden = false;
-  // a stored result never changes: keep the cards (and their loaded images) that are already shown
-  const shown = new Map([...$('gallery').children].map((c) => [c.dataset.imageIndex, c]));
-  const cards = results.map((r) => shown.get(String(r.image_index)) || resultCard(state.jobId, r));
-  if (append) $('gallery').append(...cards);
-  else $('gallery').replaceChildren(...cards);
-  $('load-more').hidden = !state.nextCursor;
-  applyFilters();
-}
-
-function resultCard(jobId, r) {
-  const preds = Array.isArray(r.predictions) ? r.predictions : [];
-  const frame = el('div', { className: 'frame' });
-  if (r.width && r.height) frame.style.aspectRatio = `${r.width} / ${r.height}`;
-  const img = el('img', {
-    src: withParams(`${INF}/jobs/${jobId}/images/${r.image_index}`, { access_token: auth.token }),
-    alt: r.image_name, loading: 'lazy', decoding: 'async',
-  });
-  img.addEventListener('error', () => {
-    frame.classList.add('missing');
-    frame.append(el('p', { className: 'image-missing', text: 'The stored image could not be loaded.' }));
-  });
-  frame.append(img);
-  const w = r.width || 1;
-  const h = r.height || 1;
-  // boxes sharing a corner (one object scored as two classes) stack their labels instead of hiding each other;
-  // the most confident box is drawn last, on top
-  const byConfidence = [...preds].sort((a, b) => b.confidence - a.confidence);
-  const near = (p, q) => Math.abs(q.bbox.x1 - p.bbox.x1) < w * 0.04 && Math.abs(q.bbox.y1 - p.bbox.y1) < h * 0.04;
-  const slots = byConfidence.map((p, i) => byConfidence.slice(0, i).filter((q) => near(p, q)).length);
-  for (let i = byConfidence.length - 1; i >= 0; i -= 1) {
-    const p = byConfidence[i];
-    const b = p.bbox;
-    if (p.mask) frame.append(maskLayer(p, i, classColour(p.class_id)));
-    if (Array.isArray(p.keypoints)) frame.append(poseLayer(p, i, w, h, classColour(p.class_id)));
-    if (p.obb) frame.append(obbLayer(p, i, w, h, classColour(p.class_id)));
-    const left = (b.x1 / w) * 100;
-    const top = (b.y1 / h) * 100;
-    const colour = classColour(p.class_id);
-    const box = el('div', {
-      className: `box${top < 6 * (slots[i] + 1) ? ' label-inside' : ''}${p.obb ? ' oriented' : ''}`,
-      dataset: { className: p.class_name, classId: p.class_id, confidence: p.confidence, pred: i },
-      style: {
-        left: `${left}%`, top: `${top}%`,
-        width: `${((b.x2 - b.x1) / w) * 100}%`, height: `${((b.y2 - b.y1) / h) * 100}%`,
-        borderColor: colour,
-      },
-    }, el('span', {
-      className: 'box-label', style: { background: colour, '--slot': slots[i] },
-      text: `${p.class_name} ${(p.confidence * 100).toFixed(0)}%`,
-    }));
-    frame.append(box);
-  }
-  if (r.error) frame.append(el('p', { className: 'image-error', role: 'note', text: `Error: ${r.error}` }));
-  if (Array.isArray(r.classifications) && r.classifications.length) {
-    // a classifier's top classes, best first, over the image
-    frame.append(el('ol', { className: 'classifications', 'aria-label': 'Top classes' },
-      ...r.classifications.slice(0, 5).map((c) => el('li', {
-        dataset: { className: c.class_name, score: c.score },
-        text: `${c.class_name} ${(c.score * 100).toFixed(0)}%`,
-      }))));
-  }
-
-  const caption = el('figcaption', {},
-    el('span', { className: 'image-name', title: r.image_name, text: r.image_name }),
-    el('span', { className: 'muted', text: `#${r.image_index}` }),
-    el('span', { className: 'card-count muted' }),
-    r.error ? '' : el('a', {
-      className: 'annotated-link', target: '_blank', rel: 'noopener',
-      href: `${INF}/jobs/${jobId}/images/${r.image_index}?annotated=true`,
-      title: `${r.image_name} with its detections drawn (JPEG)`, text: 'annotated',
-    }));
-  return el('li', {
-    className: `result-card${r.error ? ' has-error' : ''}`,
-    dataset: { imageName: r.image_name, imageIndex: r.image_index, detections: preds.length, error: r.error || null },
-  }, el('figure', {}, frame, caption));
-}
-
-/** The run lengths of a COCO compressed RLE string (pycocotools' rleFrString). */
-function rleCounts(text) {
-  const counts = [];
-  let p = 0;
-  while (p < text.length) {
-    let x = 0;
-    let k = 0;
-    let more = true;
-    while (more) {
-      const c = text.charCodeAt(p) - 48;
-      x |= (c & 0x1f) << (5 * k);
-      more = (c & 0x20) !== 0;
-      p += 1;
-      k += 1;
-      if (!more && (c & 0x10) && 5 * k < 32) x |= -1 << (5 * k);
-    }
-    if (counts.length > 2) x += counts[counts.length - 2];
-    counts.push(x);
-  }
-  return counts;
-}
-
-const MASK_MAX_SIDE = 480;
-
-/** A mask as a translucent layer over its image, drawn at most 480 px on its long side (CSS scales it). */
-function maskLayer(p, index, colour) {
-  const [h, w] = p.mask.size;
-  const scale = Math.min(1, MASK_MAX_SIDE / Math.max(w, h));
-  const cw = Math.max(1, Math.round(w * scale));
-  const ch = Math.max(1, Math.round(h * scale));
-  const canvas = el('canvas', { className: 'mask-layer', width: cw, height: ch, dataset: { pred: index } });
-  const ctx = canvas.getContext('2d');
-  const image = ctx.createImageData(cw, ch);
-  ctx.fillStyle = colour; // the browser gives it back as #rrggbb
-  const [r, g, b] = ctx.fillStyle.slice(1).match(/../g).map((hex) => parseInt(hex, 16));
-  let pos = 0;
-  let painted = 0;
-  rleCounts(p.mask.counts).forEach((run, i) => {
-    if (i % 2 === 1) { // runs of ones, column-major
-      for (let q = pos; q < pos + run; q += 1) {
-        const o = (Math.min(ch - 1, Math.floor((q % h) * scale)) * cw
-          + Math.min(cw - 1, Math.floor(Math.floor(q / h) * scale))) * 4;
-        if (image.data[o + 3] === 0) painted += 1;
-        image.data[o] = r;
-        image.data[o + 1] = g;
-        image.data[o + 2] = b;
-        image.data[o + 3] = 110;
-      }
-    }
-    pos += run;
-  });
-  ctx.putImageData(image, 0, 0);
-  canvas.dataset.painted = String(painted);
-  return canvas;
-}
-
-const SKELETON = [[15, 13], [13, 11], [16, 14], [14, 12], [11, 12], [5, 11], [6, 12], [5, 6], [5, 7], [6, 8],
-  [7, 9], [8, 10], [1, 2], [0, 1], [0, 2], [1, 3], [2, 4], [3, 5], [4, 6]];
-const KEYPOINT_MIN_SCORE = 0.3;
-
-/** Keypoints as dots, and COCO's limbs between sure ones, in an SVG over the image (in its pixels). */
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-/** An SVG over the whole image, in the image's own pixels, tied to prediction {@code index} for the filters. */
-function svgLayer(className, index, w, h) {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('class', className);
-  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
-  svg.dataset.pred = String(index);
-  return svg;
-}
-
-function poseLayer(p, index, w, h, colour) {
-  const ns = SVG_NS;
-  const svg = svgLayer('pose-layer', index, w, h);
-  const k = p.keypoints;
-  const sure = (q) => q && q.score >= KEYPOINT_MIN_SCORE;
-  const width = Math.max(w, h) / 200;
-  if (k.length === 17) {
-    for (const [a, b] of SKELETON) {
-      if (!sure(k[a]) || !sure(k[b])) continue;
-      const line = document.createElementNS(ns, 'line');
-      for (const [attr, v] of [['x1', k[a].x], ['y1', k[a].y], ['x2', k[b].x], ['y2', k[b].y]]) line.setAttribute(attr, v);
-      line.setAttribute('stroke', colour);
-      line.setAttribute('stroke-width', width);
-      svg.append(line);
-    }
-  }
-  for (const q of k) {
-    if (!sure(q)) continue;
-    const dot = document.createElementNS(ns, 'circle');
-    dot.setAttribute('cx', q.x);
-    dot.setAttribute('cy', q.y);
-    dot.setAttribute('r', width * 1.6);
-    dot.setAttribute('fill', '#fff');
-    dot.setAttribute('stroke', colour);
-    dot.setAttribute('stroke-width', width / 2);
-    const title = document.createElementNS(ns, 'title');
-    title.textContent = `${q.name} ${(q.score * 100).toFixed(0)}%`;
-    dot.append(title);
-    svg.append(dot);
-  }
-  return svg;
-}
-
-/** An oriented box as a rotated outline in an SVG over the image (the box element keeps its label and filters). */
-function obbLayer(p, index, w, h, colour) {
-  const svg = svgLayer('pose-layer obb-layer', index, w, h);
-  const polygon = document.createElementNS(SVG_NS, 'polygon');
-  polygon.setAttribute('points', p.obb.corners.map(([x, y]) => `${x},${y}`).join(' '));
-  polygon.setAttribute('fill', 'none');
-  polygon.setAttribute('stroke', colour);
-  polygon.setAttribute('stroke-width', Math.max(w, h) / 250);
-  svg.append(polygon);
-  return svg;
-}
-
-/** Shows the boxes that pass the class and confidence filters; hides images with none when a class is chosen. */
-function applyFilters() {
-  const cls = $('class-filter').value;
-  const min = Number($('min-confidence').value);
-  $('min-confidence-value').value = min.toFixed(2);
-  const counts = new Map();
-  let shownCards = 0;
-  for (const card of $('gallery').children) {
-    let visible = 0;
-    let total = 0;
-    for (const box of card.querySelectorAll('.box')) {
-      const conf = Number(box.dataset.confidence);
-      const name = box.dataset.className;
-      const passesConf = conf >= min;
-      if (passesConf) counts.set(name, (counts.get(name) || 0) + 1);
-      const show = passesConf && (!cls || name === cls);
-      box.hidden = !show;
-      for (const layer of card.querySelectorAll(`.mask-layer[data-pred="${box.dataset.pred}"], `
-        + `.pose-layer[data-pred="${box.dataset.pred}"]`)) { // pose and oriented-box layers
-        layer.classList.toggle('filtered', !show);
-      }
-      if (show) visible += 1;
-      total += 1;
-    }
-    card.hidden = Boolean(cls) && visible === 0;
-    if (!card.hidden) shownCards += 1;
-    card.querySelector('.card-count').textContent = card.dataset.error
-      ? 'failed' : `${visible} of ${total} detection${total === 1 ? '' : 's'}`;
-  }
-  renderClassCounts(counts, cls);
-  const loaded = state.results.length;
-  const total = state.totalCount ?? loaded;
-  const failed = state.results.filter((r) => r.error).length;
-  $('results-summary').textContent = `Showing ${shownCards} of ${loaded} loaded image${loaded === 1 ? '' : 's'}`
-    + `${total > loaded ? ` (${total} with results)` : ''}${failed ? `, ${failed} failed` : ''}.`;
-}
-
-function renderClassCounts(counts, selected) {
-  const sorted = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  $('class-counts').replaceChildren(...sorted.map(([name, n]) => el('li', { dataset: { className: name, count: n } },
-    el('button', {
-      type: 'button', className: 'chip', 'aria-pressed': String(name === selected), dataset: { className: name },
-    }, el('span', { className: 'chip-name', text: name }), el('span', { className: 'chip-count', text: String(n) })))));
-  // the class filter lists every class seen in the loaded results, whatever the confidence filter
-  const select = $('class-filter');
-  const names = new Set();
-  for (const box of $('gallery').querySelectorAll('.box')) names.add(box.dataset.className);
-  if (selected) names.add(selected);
-  const wanted = ['', ...[...names].sort()];
-  const have = [...select.options].map((o) => o.value);
-  if (wanted.join('\n') !== have.join('\n')) {
-    select.replaceChildren(...wanted.map((n) => el('option', { value: n, text: n || 'All classes' })));
-    select.value = selected;
-  }
-}
-
-function wireResults() {
-  $('class-filter').addEventListener('change', applyFilters);
-  $('min-confidence').addEventListener('input', applyFilters);
-  $('show-masks').addEventListener('change', (e) => $('gallery').classList.toggle('hide-masks', !e.target.checked));
-  $('show-keypoints').addEventListener('change',
-    (e) => $('gallery').classList.toggle('hide-keypoints', !e.target.checked));
-  $('class-counts').addEventListener('click', (e) => {
-    const chip = e.target.closest('button[data-class-name]');
-    if (!chip) return;
-    const select = $('class-filter');
-    select.value = select.value === chip.dataset.className ? '' : chip.dataset.className;
-    applyFilters();
-    const again = $('class-counts').querySelector(`button[data-class-name="${CSS.escape(chip.dataset.className)}"]`);
-    if (again) again.focus();
-  });
-  $('load-more').addEventListener('click', loadMore);
+function wireJobView() {
+  wireGallery((pos) => openDetail(state.jobId, pos));
+  wireDetail();
   $('cancel-job').addEventListener('click', cancelJob);
   $('retry-job').addEventListener('click', retryJob);
   $('delete-job').addEventListener('click', deleteJob);
   $('download-links').addEventListener('click', download);
   $('gallery').addEventListener('click', download);
+  $('image-dialog').addEventListener('click', download);
 }
 
 // ------------------------------------------------------------------ routing
@@ -1023,19 +629,46 @@ function jobFromUrl() {
   return raw && Number.isInteger(id) && id > 0 ? id : null;
 }
 
+const VIEWS = { run: 'welcome', job: 'job-view', jobs: 'jobs-page', models: 'models-page' };
+
+/** Shows one view of the main area; the navigation marks where the page is. */
+function showView(view) {
+  for (const [name, id] of Object.entries(VIEWS)) $(id).hidden = name !== view;
+  if (view !== 'job') $('results').hidden = true;
+  for (const link of document.querySelectorAll('.nav a')) {
+    link.setAttribute('aria-current', link.dataset.view === (view === 'job' ? 'jobs' : view) ? 'page' : 'false');
+  }
+}
+
 function showFromUrl() {
   const id = jobFromUrl();
+  const view = new URLSearchParams(location.search).get('view');
   if (id) {
     openJob(id);
-  } else {
-    closeJobStream();
-    state.jobId = null;
-    document.title = 'inference-jobs';
-    $('welcome').hidden = false;
-    $('job-view').hidden = true;
-    $('results').hidden = true;
-    renderRecent();
+    return;
   }
+  closeJobStream();
+  closeGallery();
+  state.jobId = null;
+  if (view === 'jobs') {
+    document.title = 'Jobs · inference-jobs';
+    showView('jobs');
+    loadJobs();
+  } else if (view === 'models') {
+    document.title = 'Models · inference-jobs';
+    showView('models');
+    loadModels();
+  } else {
+    document.title = 'inference-jobs';
+    showView('run');
+  }
+  renderRecent();
+}
+
+function navigate(url) {
+  history.pushState({}, '', url);
+  showFromUrl();
+  $('main').focus();
 }
 
 function resetSettings() {
@@ -1067,13 +700,21 @@ async function main() {
     if (state.allJobsStream) state.allJobsStream.close();
   });
   wireForm();
-  wireResults();
-  window.addEventListener('popstate', showFromUrl);
-  $('home-link').addEventListener('click', (e) => {
-    e.preventDefault();
-    history.pushState({}, '', '/');
-    showFromUrl();
+  wireJobView();
+  wirePages({
+    openJob: (id) => openJob(id, { push: true }),
+    confirmDelete,
+    download,
+    reloadTrainingJobs: loadTrainingJobs,
   });
+  window.addEventListener('popstate', showFromUrl);
+  for (const link of [$('home-link'), ...document.querySelectorAll('.nav a')]) {
+    link.addEventListener('click', (e) => {
+      if (e.ctrlKey || e.metaKey || e.shiftKey) return;
+      e.preventDefault();
+      navigate(link.getAttribute('href'));
+    });
+  }
   setUpKeyForm();
   $('recent-jobs').addEventListener('click', (e) => {
     const btn = e.target.closest('button[data-job-id]');
