@@ -113,6 +113,10 @@ function render() {
   for (const n of missing) {
     fetchPage(n).catch((err) => setMessage($('job-error'), `Could not load results: ${err.message}`, 'error'));
   }
+  // what is on screen and whether anything is still on its way (for people reading the DOM, and tests)
+  box.dataset.missingPages = String(missing.size);
+  box.dataset.cells = String(g.cells.size);
+  box.dataset.renderedAt = String(Math.round(window.scrollY));
   summary();
 }
 

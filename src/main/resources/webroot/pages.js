@@ -64,9 +64,11 @@ async function searchById() {
 
 function matches(job, text) {
   if (!text) return true;
+  // a number is a job id; anything else is looked for in the checkpoint, status, task and training job
+  if (/^\d+$/.test(text)) return String(job.id) === text;
   const t = text.toLowerCase();
   const training = p.trainingJobs.find((tj) => tj.id === job.training_job_id);
-  return String(job.id) === t || [job.checkpoint_path, job.status, job.task_type, training && training.name]
+  return [job.checkpoint_path, job.status, job.task_type, training && training.name]
     .some((v) => v && String(v).toLowerCase().includes(t));
 }
 
@@ -236,6 +238,12 @@ async function uploadCheckpoint(e) {
   const name = $('upload-name').value.trim() || (file ? file.name.replace(/\.onnx$/i, '') : '');
   if (!id) {
     setMessage(message, 'Register a training job first.', 'error');
+    return;
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) {
+    setMessage(message, 'Checkpoint name: letters, digits, ".", "_" and "-" only, up to 100, starting with a letter '
+      + 'or digit.', 'error');
+    $('upload-name').focus();
     return;
   }
   if (!file) {

@@ -1,24 +1,12 @@
 package io.inferencejobs.it;
 
 import io.inferencejobs.app.Node;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
-import org.openqa.selenium.OutputType;
 import org.openqa.selenium.Rectangle;
 import org.openqa.selenium.WebElement;
-import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
-import org.openqa.selenium.logging.LogEntry;
-import org.openqa.selenium.logging.LogType;
-import org.openqa.selenium.logging.LoggingPreferences;
-import org.openqa.selenium.support.ui.ExpectedCondition;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
@@ -26,87 +14,17 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
-import java.util.logging.Level;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The web UI in a real headless Chromium (Debian's chromium and chromium-driver): upload, start, watch the job over its
  * event stream, see the boxes on the stored images, reload, filter. Skipped where no Chromium is installed, unless
  * REQUIRE_BROWSER=true, which turns the skip into a failure. UI_SCREENSHOT=path writes a screenshot of the results.
  */
-class WebUiIT {
-  static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-  static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-  static final Path IMAGES = Path.of("src/test/resources/images");
-  static final Duration JOB_TIMEOUT = Duration.ofSeconds(120);
-  static final String MISSING = "browser tests need " + CHROMIUM + " and " + CHROMEDRIVER
-      + " (Debian packages chromium and chromium-driver)";
-
-  static Node node;
-  static ChromeDriver driver;
-  static Path profile;
-  static String base;
-
-  @BeforeAll
-  static void start() throws IOException {
-    if (!browserInstalled()) {
-      if ("true".equalsIgnoreCase(System.getenv("REQUIRE_BROWSER"))) {
-        fail(MISSING + ", and REQUIRE_BROWSER=true");
-      }
-      // each test then reports itself skipped with this reason (see skipWithoutBrowser)
-      System.err.println("WebUiIT skipped: " + MISSING);
-      return;
-    }
-    node = TestService.shared();
-    base = "http://127.0.0.1:" + node.httpPort() + "/";
-
-    // the installed driver and browser only: Selenium Manager must not look for (or download) others
-    System.setProperty("SE_OFFLINE", "true");
-    System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
-    profile = Files.createTempDirectory("webui-chromium-");
-    ChromeOptions options = new ChromeOptions();
-    options.setBinary(CHROMIUM.toFile());
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--window-size=1440,1200", "--user-data-dir=" + profile.toAbsolutePath());
-    LoggingPreferences logs = new LoggingPreferences();
-    logs.enable(LogType.BROWSER, Level.ALL);
-    options.setCapability("goog:loggingPrefs", logs);
-    ChromeDriverService service = new ChromeDriverService.Builder()
-        .usingDriverExecutable(CHROMEDRIVER.toFile())
-        .usingAnyFreePort()
-        .build();
-    driver = new ChromeDriver(service, options);
-  }
-
-  @AfterAll
-  static void stop() throws IOException {
-    if (driver != null) {
-      driver.quit();
-    }
-    if (profile != null) {
-      try (Stream<Path> files = Files.walk(profile)) {
-        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
-    }
-  }
-
-  static boolean browserInstalled() {
-    return Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
-  }
-
-  @BeforeEach
-  void skipWithoutBrowser() {
-    Assumptions.assumeTrue(driver != null, () -> "skipped: " + MISSING);
-    driver.manage().logs().get(LogType.BROWSER); // forget console messages of earlier tests
-  }
-
+class WebUiIT extends BrowserIT {
   @Test
   void uploadRunWatchReloadAndFilter() throws IOException {
     driver.get(base);
@@ -124,6 +42,8 @@ class WebUiIT {
     driver.findElement(By.id("file-input")).sendKeys(IMAGES.resolve("dog.jpg").toAbsolutePath() + "\n"
         + IMAGES.resolve("person.jpg").toAbsolutePath());
     wait.until(d -> d.findElements(By.cssSelector("#file-list li")).size() == 2);
+    // the chooser says what was chosen (a bare file input would still say "No file chosen")
+    assertThat(text("file-summary")).startsWith("2 images chosen (");
     driver.findElement(By.id("start-job")).click();
 
     wait.until(d -> d.getCurrentUrl().matches(".*\\?job=\\d+$"));
@@ -160,8 +80,10 @@ class WebUiIT {
     assertThat(visibleClasses(card("person.jpg"))).containsExactly("dog");
     assertThat(driver.findElements(By.cssSelector(".box-label")).stream().filter(WebElement::isDisplayed)
         .map(WebElement::getText).toList()).hasSize(2).allMatch(t -> t.startsWith("dog "));
-    assertThat(driver.findElement(By.cssSelector("#class-counts button[data-class-name='dog']"))
-        .getDomProperty("ariaPressed")).isEqualTo("true");
+    // the chips are drawn again with the service's counts: the chosen class is pressed
+    wait.until(d -> "true".equals(((JavascriptExecutor) d).executeScript(
+        "const b = document.querySelector(\"#class-counts button[data-class-name='dog']\");"
+            + " return b && b.getAttribute('aria-pressed');")));
 
     // all classes again, then a minimum confidence of 0.50 set from the keyboard
     new Select(driver.findElement(By.id("class-filter"))).selectByValue("");
@@ -171,8 +93,8 @@ class WebUiIT {
     assertThat(visibleClasses(card("dog.jpg"))).containsExactlyInAnyOrder("car", "bicycle");
     assertThat(visibleClasses(card("person.jpg"))).containsExactly("person");
     // the counts are the service's, over the whole job, at the new minimum
-    wait.until(d -> "1".equals(d.findElement(By.cssSelector("#class-counts li[data-class-name='person']"))
-        .getAttribute("data-count")));
+    wait.until(d -> "1".equals(((JavascriptExecutor) d).executeScript(
+        "const li = document.querySelector(\"#class-counts li[data-class-name='person']\"); return li && li.dataset.count;")));
 
     assertNoScriptErrors();
   }
@@ -243,14 +165,6 @@ class WebUiIT {
         + "status of 422", "/jobs/" + jobId + " - Failed to load resource: the server responded with a status of 404");
   }
 
-  /** "status content-type bytes" of a GET made by the page itself (same origin, same credentials as its links). */
-  private static String fetch(String url) {
-    return (String) ((JavascriptExecutor) driver).executeAsyncScript(
-        "const done = arguments[arguments.length - 1];"
-            + "fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done(r.status + ' '"
-            + " + (r.headers.get('Content-Type') || '-').split(';')[0] + ' ' + b.byteLength)))"
-            + ".catch(e => done('error ' + e));", url);
-  }
 
   @Test
   void masksAndASkeletonAreDrawnAndToggled() throws Exception {
@@ -351,6 +265,9 @@ class WebUiIT {
     new WebDriverWait(driver, Duration.ofSeconds(20)).until(d -> d.findElement(By.id("job-error")).isDisplayed());
     assertThat(text("job-error")).isEqualTo("Job 987654321 does not exist.");
     assertThat(driver.findElement(By.id("results")).isDisplayed()).isFalse();
+    // no progress bar, rate or time left for a job that is not there
+    assertThat(driver.findElement(By.id("progress-bar")).isDisplayed()).isFalse();
+    assertThat(driver.findElement(By.id("job-progress")).isDisplayed()).isFalse();
   }
 
   // ------------------------------------------------------------------ helpers
@@ -461,30 +378,7 @@ class WebUiIT {
     }
   }
 
-  private static String text(String id) {
-    return driver.findElement(By.id(id)).getText();
-  }
 
-  private static ExpectedCondition<Boolean> textIs(By by, String expected) {
-    return d -> expected.equals(d.findElement(by).getText());
-  }
 
-  private static void screenshotIfAsked() throws IOException {
-    String target = System.getenv("UI_SCREENSHOT");
-    if (target == null || target.isBlank()) {
-      return;
-    }
-    Path out = Path.of(target);
-    if (out.getParent() != null) {
-      Files.createDirectories(out.getParent());
-    }
-    Files.write(out, driver.getScreenshotAs(OutputType.BYTES));
-  }
 
-  private static void assertNoScriptErrors(String... expected) {
-    List<String> severe = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
-        .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).map(LogEntry::getMessage)
-        .filter(m -> java.util.Arrays.stream(expected).noneMatch(m::contains)).toList();
-    assertThat(severe).as("errors in the browser console").isEmpty();
-  }
 }
