@@ -305,9 +305,10 @@ export function wireGallery(onOpen) {
   $('sort').addEventListener('change', reload);
   $('failed-only').addEventListener('change', reload);
   $('min-confidence').addEventListener('input', onConfidence);
-  $('show-masks').addEventListener('change', (e) => $('results').classList.toggle('hide-masks', !e.target.checked));
-  $('show-keypoints').addEventListener('change',
-    (e) => $('results').classList.toggle('hide-keypoints', !e.target.checked));
+  // what is drawn, in the gallery and the detail view alike
+  for (const what of ['boxes', 'labels', 'masks', 'keypoints']) {
+    $(`show-${what}`).addEventListener('change', (e) => document.body.classList.toggle(`hide-${what}`, !e.target.checked));
+  }
   $('class-counts').addEventListener('click', (e) => {
     const chip = e.target.closest('button[data-class-id]');
     if (!chip) return;

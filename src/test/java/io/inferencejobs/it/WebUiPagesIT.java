@@ -157,6 +157,17 @@ class WebUiPagesIT extends BrowserIT {
     wait.until(d -> gallerySettled() && firstCard() != null && "5".equals(firstCard().getAttribute("data-detections")));
     new Select(driver.findElement(By.id("sort"))).selectByVisibleText("Name");
     wait.until(d -> gallerySettled() && "dog.jpg".equals(firstCard().getAttribute("data-image-name")));
+    // the drawing toggles: labels off hides every label, boxes off leaves no outline
+    WebElement label = firstCard().findElement(By.cssSelector(".box-label"));
+    assertThat(label.isDisplayed()).isTrue();
+    driver.findElement(By.id("show-labels")).click();
+    assertThat(label.isDisplayed()).isFalse();
+    driver.findElement(By.id("show-labels")).click();
+    assertThat(label.isDisplayed()).isTrue();
+    driver.findElement(By.id("show-boxes")).click();
+    assertThat(js("return getComputedStyle(arguments[0]).borderTopColor",
+        firstCard().findElement(By.cssSelector(".box")))).isEqualTo("rgba(0, 0, 0, 0)");
+    driver.findElement(By.id("show-boxes")).click();
     driver.findElement(By.id("failed-only")).click();
     wait.until(d -> "No images match these filters.".equals(text("results-summary")));
     assertThat(driver.findElements(By.cssSelector("#gallery .result-card"))).isEmpty();
