@@ -52,6 +52,7 @@ public final class ApiVerticle extends VerticleBase {
       + "frame-ancestors 'none'";
 
   private final ApiContext api;
+  private final ApiNode node;
   private final StreamTokens tokens;
   private final ConnectionGuard connections;
   private EventStreams streams;
@@ -60,12 +61,16 @@ public final class ApiVerticle extends VerticleBase {
   private RateLimiter rates;
   private HttpServer server;
 
+  /** A node's only instance (tests); a node with several builds them from one {@link ApiNode}. */
   public ApiVerticle(ApiContext api) {
-    this.api = api;
-    this.tokens = new StreamTokens(api.config().auth().tokenSecret(), api.config().auth().streamTokenSeconds());
-    var http = api.config().http();
-    this.connections = new ConnectionGuard(http.headerTimeoutSeconds(), http.maxConnections(),
-        http.maxConnectionsPerAddress());
+    this(new ApiNode(api));
+  }
+
+  ApiVerticle(ApiNode node) {
+    this.node = node;
+    this.api = node.api;
+    this.tokens = node.tokens;
+    this.connections = node.connections;
   }
 
   /** The handlers, keyed by operation id; a test checks this matches the contract one to one. */
@@ -73,7 +78,7 @@ public final class ApiVerticle extends VerticleBase {
     if (streams == null) {
       streams = newStreams();
     }
-    JobHandlers jobs = new JobHandlers(vertx, api);
+    JobHandlers jobs = new JobHandlers(vertx, api, node.exportsRunning);
     TrainingJobHandlers training = new TrainingJobHandlers(api);
     HealthHandlers health = new HealthHandlers(api);
     UploadHandler upload = new UploadHandler(vertx, api, this::rateLimit);
@@ -104,24 +109,32 @@ public final class ApiVerticle extends VerticleBase {
 
   private EventStreams newStreams() {
     return new EventStreams(vertx, api.jobs(), api.config().http().sseHeartbeatSeconds(),
-        api.config().limits().maxStreamsPerTenant());
+        api.config().limits().maxStreamsPerTenant(), node.streamsPerTenant);
   }
 
   @Override
   public Future<?> start() {
     streams = newStreams();
-    api.metrics().gauge("sse_connections", "Open event streams on this node", streams::openStreams);
-    api.metrics().gauge("http_connections", "Open HTTP connections on this node", connections::open);
+    node.streams.add(streams);
     var http = api.config().http();
     sweeper = new UploadSweeper(vertx, api);
     retention = new RetentionSweeper(vertx, api);
-    retention.start();
-    return sweeper.start()
+    // one instance of the node sweeps and registers the gauges (which add every instance up)
+    boolean first = node.claimFirst(this);
+    if (first) {
+      api.metrics().gauge("sse_connections", "Open event streams on this node", node::openStreams);
+      api.metrics().gauge("http_connections", "Open HTTP connections on this node", connections::open);
+      retention.start();
+    }
+    return (first ? sweeper.start() : Future.<Void>succeededFuture())
         .compose(v -> streams.start())
         .compose(v -> OpenAPIContract.from(vertx, CONTRACT))
         .compose(contract -> {
           int maxFiles = api.config().limits().maxFilesPerUpload();
-          HttpServerOptions options = new HttpServerOptions().setHost(http.host()).setPort(http.port())
+          // port 0 asks for a random port; Vert.x shares a random port among a deployment's instances only when it is
+          // asked for as a negative number (a plain 0 would give each instance a port of its own)
+          HttpServerOptions options = new HttpServerOptions().setHost(http.host())
+              .setPort(http.port() == 0 ? -1 : http.port())
               .setTcpNoDelay(true).setIdleTimeout(http.idleTimeoutSeconds())
               // with cleartext HTTP/2 upgrade on, a connection is only announced once its first request's headers
               // have arrived: the header timeout and the connection caps need to see it when it is accepted
@@ -141,7 +154,12 @@ public final class ApiVerticle extends VerticleBase {
         })
         .onSuccess(s -> {
           server = s;
-          LOG.info("API listening on http://{}:{}/", api.config().http().host(), s.actualPort());
+          node.listening(s.actualPort());
+          if (!first) {
+            return;
+          }
+          LOG.info("API listening on http://{}:{}/ ({} event loop{})", api.config().http().host(), s.actualPort(),
+              http.eventLoops(), http.eventLoops() == 1 ? "" : "s");
           if (!api.config().auth().enabled()) {
             LOG.warn("authentication is OFF: anyone who can reach {}:{} may use the API (allowed on a loopback host "
                 + "only; configure API_KEYS to turn it on)", api.config().http().host(), s.actualPort());
@@ -218,6 +236,7 @@ public final class ApiVerticle extends VerticleBase {
   public Future<?> stop() {
     sweeper.stop();
     retention.stop();
+    node.streams.remove(streams);
     return streams.stop();
   }
 

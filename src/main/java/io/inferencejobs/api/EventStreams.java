@@ -47,14 +47,17 @@ public final class EventStreams {
   /** The event being fanned out, while it is (see {@link #frames}). */
   private Frames dispatching;
   private final Set<AllConnection> allJobs = new HashSet<>();
-  private final Map<String, Integer> perTenant = new HashMap<>();
+  /** Open streams per tenant over every API verticle instance of the node (shared, concurrent). */
+  private final Map<String, Integer> perTenant;
   private final int maxStreamsPerTenant;
   private MessageConsumer<JsonObject> consumer;
   private long heartbeatTimer = -1;
   private int registered;
 
-  public EventStreams(Vertx vertx, JobRepository jobs, int heartbeatSeconds, int maxStreamsPerTenant) {
+  public EventStreams(Vertx vertx, JobRepository jobs, int heartbeatSeconds, int maxStreamsPerTenant,
+                      Map<String, Integer> perTenant) {
     this.vertx = vertx;
+    this.perTenant = perTenant;
     this.jobs = jobs;
     this.heartbeatMs = heartbeatSeconds * 1000L;
     this.maxStreamsPerTenant = maxStreamsPerTenant;
@@ -261,13 +264,20 @@ public final class EventStreams {
         closed = true;
         return false;
       }
-      int held = perTenant.getOrDefault(tenant, 0);
-      if (maxStreamsPerTenant > 0 && held >= maxStreamsPerTenant) {
+      // checked and counted in one step: other instances of the node count into the same map
+      int[] held = {0};
+      boolean[] full = {false};
+      perTenant.compute(tenant, (k, n) -> {
+        held[0] = n == null ? 0 : n;
+        full[0] = maxStreamsPerTenant > 0 && held[0] >= maxStreamsPerTenant;
+        return full[0] ? n : held[0] + 1;
+      });
+      if (full[0]) {
         ctx.fail(ApiError.tooManyRequests(null, (tenant.isEmpty() ? "this service" : "tenant '" + tenant + "'")
-            + " already has " + held + " open event streams on this node, the most it may have", RETRY_AFTER_FULL));
+            + " already has " + held[0] + " open event streams on this node, the most it may have",
+            RETRY_AFTER_FULL));
         return false;
       }
-      perTenant.put(tenant, held + 1);
       registered++;
       ctx.addEndHandler(ar -> {
         closed = true;

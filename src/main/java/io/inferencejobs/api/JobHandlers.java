@@ -43,10 +43,12 @@ final class JobHandlers {
   private final Vertx vertx;
   private final ApiContext api;
   private final JobService service;
-  private int exportsRunning;
+  /** Exports streaming now, over every API verticle instance of the node. */
+  private final java.util.concurrent.atomic.AtomicInteger exportsRunning;
 
-  JobHandlers(Vertx vertx, ApiContext api) {
+  JobHandlers(Vertx vertx, ApiContext api, java.util.concurrent.atomic.AtomicInteger exportsRunning) {
     this.vertx = vertx;
+    this.exportsRunning = exportsRunning;
     this.api = api;
     UrlGuard guard = new UrlGuard(api.config().results().webhookAllowedHosts());
     // resolving the webhook's host blocks: on the S3 pool, like other blocking calls of a request
@@ -213,11 +215,11 @@ final class JobHandlers {
     String requested = Params.queryString(ctx, "format");
     ExportFormat format = ExportFormat.parse(requested).orElseThrow(() -> ApiError.badRequest("format",
         "must be one of " + String.join(", ", ExportFormat.ids()) + "; got '" + requested + "'"));
-    if (exportsRunning >= api.config().results().maxConcurrentExports()) {
+    if (exportsRunning.incrementAndGet() > api.config().results().maxConcurrentExports()) {
+      exportsRunning.decrementAndGet();
       ctx.fail(new BoundedExecutor.Overloaded("exports"));
       return;
     }
-    exportsRunning++;
     HttpServerResponse response = ctx.response();
     service.get(requester(ctx), id)
         .compose(job -> api.jobs().classNames(id).map(names -> {
@@ -237,7 +239,7 @@ final class JobHandlers {
               }
               return Future.succeededFuture(null);
             }))
-        .onComplete(ar -> exportsRunning--)
+        .onComplete(ar -> exportsRunning.decrementAndGet())
         .onSuccess(written -> {
           if (written != null && !response.ended() && !response.closed()) {
             response.end();

@@ -1,7 +1,7 @@
 package io.inferencejobs.app;
 
 import io.inferencejobs.api.ApiContext;
-import io.inferencejobs.api.ApiVerticle;
+import io.inferencejobs.api.ApiNode;
 import io.inferencejobs.bus.Addresses;
 import io.inferencejobs.cluster.ClusterSetup;
 import io.inferencejobs.config.AppConfig;
@@ -60,7 +60,7 @@ public final class Node implements AutoCloseable {
   private BoundedExecutor workerIo;
   private BoundedExecutor decode;
   private JobRepository jobs;
-  private ApiVerticle api;
+  private ApiNode api;
   private ManagementVerticle management;
   private final List<String> deployments = new ArrayList<>();
   private final List<WorkerVerticle> workers = new ArrayList<>();
@@ -198,10 +198,14 @@ public final class Node implements AutoCloseable {
     }
     if (config.hasRole(Role.API)) {
       DeliveryRepository deliveries = new DeliveryRepository(pool);
-      api = new ApiVerticle(new ApiContext(config, storage, jobs, new TrainingJobRepository(pool),
+      api = new ApiNode(new ApiContext(config, storage, jobs, new TrainingJobRepository(pool),
           new UploadRepository(pool), new WorkerRepository(pool), io, metrics, deliveries));
       startJobGauges();
-      chain = chain.compose(v -> vertx.deployVerticle(api).map(id -> {
+      // one API verticle per event loop, all on the same port: HTTP work (parsing, validation, JSON, SSE fan-out)
+      // spreads over the cores
+      ApiNode shared = api;
+      chain = chain.compose(v -> vertx.deployVerticle(shared::newVerticle,
+          new io.vertx.core.DeploymentOptions().setInstances(config.http().eventLoops())).map(id -> {
         deployments.add(id);
         return null;
       }));

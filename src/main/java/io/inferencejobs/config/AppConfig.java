@@ -65,7 +65,12 @@ public record AppConfig(
    */
   public record HttpConfig(String host, int port, int sseHeartbeatSeconds, java.util.List<String> corsOrigins,
                            int idleTimeoutSeconds, int headerTimeoutSeconds, int maxConnections,
-                           int maxConnectionsPerAddress) {
+                           int maxConnectionsPerAddress, int instances) {
+    /** API verticle instances (event loops serving HTTP): the setting, or one per core when it is 0. */
+    public int eventLoops() {
+      return instances > 0 ? instances : Math.max(1, Runtime.getRuntime().availableProcessors());
+    }
+
     /** Whether the API listens on a loopback interface only (then it may run without keys). */
     public boolean loopback() {
       return isLoopback(host);

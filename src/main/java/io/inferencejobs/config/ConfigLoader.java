@@ -64,6 +64,7 @@ public final class ConfigLoader {
     m.put("HTTP_PORT", "http.port");
     m.put("SSE_HEARTBEAT_SECONDS", "http.sse_heartbeat_seconds");
     m.put("HTTP_IDLE_TIMEOUT_SECONDS", "http.idle_timeout_seconds");
+    m.put("HTTP_INSTANCES", "http.instances");
     m.put("HTTP_HEADER_TIMEOUT_SECONDS", "http.header_timeout_seconds");
     m.put("HTTP_MAX_CONNECTIONS", "http.max_connections");
     m.put("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "http.max_connections_per_address");
@@ -198,7 +199,8 @@ public final class ConfigLoader {
     HttpConfig http = new HttpConfig(r.string("http.host", false), r.integer("http.port", 0, 65535),
         r.integer("http.sse_heartbeat_seconds", 1, 3600), r.list("http.cors_origins"),
         r.integer("http.idle_timeout_seconds", 1, 86_400), r.integer("http.header_timeout_seconds", 1, 3600),
-        r.integer("http.max_connections", 0, 10_000_000), r.integer("http.max_connections_per_address", 0, 10_000_000));
+        r.integer("http.max_connections", 0, 10_000_000), r.integer("http.max_connections_per_address", 0, 10_000_000),
+        r.integer("http.instances", 0, 256));
     if (http.idleTimeoutSeconds() <= http.sseHeartbeatSeconds()) {
       r.problem("http.idle_timeout_seconds", "must be longer than http.sse_heartbeat_seconds ("
           + http.sseHeartbeatSeconds() + "), or idle event streams would be closed between keep-alives");

@@ -58,6 +58,10 @@ class ConnectionsIT {
     Map<String, String> small = new HashMap<>(TestService.settings("connections-cap"));
     small.put("ROLES", "api");
     small.put("MAX_STREAMS_PER_TENANT", Integer.toString(STREAM_CAP));
+    // several API verticle instances per node, whatever the cores here: connections land on different instances,
+    // and the caps and gauges must count them together
+    env.put("HTTP_INSTANCES", "4");
+    small.put("HTTP_INSTANCES", "4");
     Node[] both = TestService.startTogether(env, small);
     node = both[0];
     tiny = both[1];
