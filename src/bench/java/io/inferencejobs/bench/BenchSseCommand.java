@@ -26,8 +26,16 @@ public final class BenchSseCommand {
     String[] counts = o.getOrDefault("subscribers", "1,100,10000").split(",");
     int rounds = Integer.parseInt(o.getOrDefault("rounds", "20"));
     String heap = o.getOrDefault("heap", "512m");
+    // API verticle instances of the service, one run each: 1 (one event loop) against 0 (one per core)
+    String[] instances = o.getOrDefault("instances", "1,0").split(",");
     try {
-      bench(counts, rounds, heap);
+      List<String> out = new ArrayList<>();
+      for (String i : instances) {
+        bench(counts, rounds, heap, Integer.parseInt(i.trim()), out);
+      }
+      System.out.println();
+      System.out.println("== bench-sse ==");
+      out.forEach(System.out::println);
       return 0;
     } catch (Exception e) {
       System.err.println("bench-sse failed: " + e);
@@ -36,13 +44,17 @@ public final class BenchSseCommand {
     }
   }
 
-  private static void bench(String[] counts, int rounds, String heap) throws Exception {
-    List<String> out = new ArrayList<>();
-    System.out.println("starting an API-only service (-Xmx" + heap + ") ...");
+  private static void bench(String[] counts, int rounds, String heap, int instances, List<String> out)
+      throws Exception {
+    String loops = instances == 0 ? "one API instance per core (" + Runtime.getRuntime().availableProcessors() + ")"
+        : instances + " API instance" + (instances == 1 ? "" : "s");
+    System.out.println("starting an API-only service (-Xmx" + heap + ", " + loops + ") ...");
+    out.add("-- " + loops);
     // every stream comes from this one address and tenant: the node's per-address, per-tenant and total connection
     // limits (1,000 / 1,000 / 10,000 by default) would answer 503 before the benchmark's count
     try (ServiceProcess svc = ServiceProcess.start(heap, Map.of("ROLES", "api", "HTTP_MAX_CONNECTIONS", "0",
-        "HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0", "MAX_STREAMS_PER_TENANT", "0"));
+        "HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0", "MAX_STREAMS_PER_TENANT", "0",
+        "HTTP_INSTANCES", Integer.toString(instances)));
          Http http = new Http(svc.port, 16)) {
       JsonObject body = http.oneImageJob();
       for (String c : counts) {
@@ -115,8 +127,5 @@ public final class BenchSseCommand {
       }
       out.add(String.format("service peak RSS with -Xmx%s: %.0f MiB", heap, svc.peakRssMiB()));
     }
-    System.out.println();
-    System.out.println("== bench-sse ==");
-    out.forEach(System.out::println);
   }
 }

@@ -198,7 +198,11 @@ public final class Node implements AutoCloseable {
     }
     if (config.hasRole(Role.API)) {
       DeliveryRepository deliveries = new DeliveryRepository(pool);
-      api = new ApiNode(new ApiContext(config, storage, jobs, new TrainingJobRepository(pool),
+      TrainingJobRepository trainingJobs = new TrainingJobRepository(pool);
+      // a training job changed on any node drops every node's cached copy (job creation reads the cache)
+      vertx.eventBus().<Long>consumer(Addresses.TRAINING_JOBS_CHANGED, m -> trainingJobs.invalidate(m.body()));
+      trainingJobs.onChange(id -> vertx.eventBus().publish(Addresses.TRAINING_JOBS_CHANGED, id));
+      api = new ApiNode(new ApiContext(config, storage, jobs, trainingJobs,
           new UploadRepository(pool), new WorkerRepository(pool), io, metrics, deliveries));
       startJobGauges();
       // one API verticle per event loop, all on the same port: HTTP work (parsing, validation, JSON, SSE fan-out)

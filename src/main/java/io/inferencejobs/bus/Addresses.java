@@ -12,6 +12,8 @@ public final class Addresses {
    * is {@link CheckpointInfo} as JSON, or a failure with code 422 (not a model the engine reads) or 503.
    */
   public static final String CHECKPOINTS_INSPECT = "checkpoints.inspect";
+  /** Published (to every node) with a training job's id after it changed: cached copies are dropped. */
+  public static final String TRAINING_JOBS_CHANGED = "training-jobs.changed";
 
   private Addresses() {
   }

@@ -83,7 +83,7 @@ public final class JobService {
     // the images are looked up while the training job and then its checkpoint are; the training job's answer
     // comes first (a job of a training job that does not exist is 404 whatever its images)
     Future<List<ImageRef>> sources = Future.<Void>succeededFuture().compose(v -> resolveImages(source, input, who));
-    return webhook(request.webhook()).compose(webhook -> trainingJobs.get(trainingJobId)
+    return webhook(request.webhook()).compose(webhook -> trainingJobs.cached(trainingJobId)
         .compose(tj -> tj.map(Future::succeededFuture).orElseGet(() -> Future.failedFuture(
             JobError.notFound("training_job_id", "training job " + trainingJobId + " does not exist"))))
         .compose(tj -> {

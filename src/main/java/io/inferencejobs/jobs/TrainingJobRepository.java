@@ -9,11 +9,27 @@ import io.vertx.sqlclient.Tuple;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 /** The registry of training jobs (the owners of checkpoints). */
 public final class TrainingJobRepository {
+  /**
+   * How long a training job read for a job's creation is kept. Changes made through this repository drop it at once,
+   * on every node (see {@link #onChange}); the time only bounds a change made some other way.
+   */
+  static final long CACHE_NANOS = 5_000_000_000L;
+  private static final int CACHE_MAX = 10_000;
+
+  private record Cached(TrainingJob job, long at) {
+  }
+
   private final Pool pool;
+  private final Map<Long, Cached> cache = new ConcurrentHashMap<>();
+  private volatile Consumer<Long> changed = id -> {
+  };
 
   public TrainingJobRepository(Pool pool) {
     this.pool = pool;
@@ -37,7 +53,8 @@ public final class TrainingJobRepository {
             ON CONFLICT (name) DO UPDATE SET checkpoints = training_jobs.checkpoints || EXCLUDED.checkpoints
             RETURNING *""")
         .execute(Tuple.of(name, taskType, classNames, checkpoints))
-        .map(rows -> TrainingJob.from(rows.iterator().next()));
+        .map(rows -> TrainingJob.from(rows.iterator().next()))
+        .onSuccess(tj -> changed(tj.id()));
   }
 
   /**
@@ -51,7 +68,41 @@ public final class TrainingJobRepository {
             FROM (SELECT id, checkpoints ? $2 AS existed FROM training_jobs WHERE id = $1 FOR UPDATE) old
             WHERE t.id = old.id RETURNING old.existed""")
         .execute(Tuple.of(id, name, s3Uri, info))
-        .map(rows -> JobRepository.first(rows).map(r -> !r.getBoolean("existed")));
+        .map(rows -> JobRepository.first(rows).map(r -> !r.getBoolean("existed")))
+        .onSuccess(v -> changed(id));
+  }
+
+  /**
+   * A training job as job creation reads it: from a short-lived cache, which changes through any node's repository
+   * empty at once. One statement fewer per created job. A training job that does not exist is never cached.
+   */
+  public Future<Optional<TrainingJob>> cached(long id) {
+    Cached c = cache.get(id);
+    if (c != null && System.nanoTime() - c.at() < CACHE_NANOS) {
+      return Future.succeededFuture(Optional.of(c.job()));
+    }
+    long at = System.nanoTime();
+    return get(id).onSuccess(found -> found.ifPresent(tj -> {
+      if (cache.size() >= CACHE_MAX) {
+        cache.clear();
+      }
+      cache.put(id, new Cached(tj, at));
+    }));
+  }
+
+  /** Forgets a cached training job (this node's copy). */
+  public void invalidate(long id) {
+    cache.remove(id);
+  }
+
+  /** Called with a training job's id after this repository changed it (the node tells the others). */
+  public void onChange(Consumer<Long> listener) {
+    this.changed = listener;
+  }
+
+  private void changed(long id) {
+    invalidate(id);
+    changed.accept(id);
   }
 
   public Future<Optional<TrainingJob>> get(long id) {

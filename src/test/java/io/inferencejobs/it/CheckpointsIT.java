@@ -68,6 +68,13 @@ class CheckpointsIT extends SharedServiceIT {
 
   @Test
   void anUploadedModelIsInspectedRegisteredAndRunsJobs() throws Exception {
+    String dog = api.upload(trainingJob, List.of(Map.entry("dog.jpg", JobFlowIT.IMAGES.resolve("dog.jpg"))))
+        .bodyAsJsonObject().getString("inference_session_id");
+    JsonObject request = new JsonObject().put("training_job_id", trainingJob).put("checkpoint_path", "best")
+        .put("inference_type", "single").put("input_data", new JsonObject().put("inference_session_id", dog));
+    // before the upload the checkpoint is unknown; creation has now read (and cached) the training job without it
+    assertError(api.post(INF + "/jobs", request), 400, "checkpoint_path");
+
     HttpResponse<Buffer> r = put(trainingJob, "best", model);
     assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
     assertThat(r.getHeader("Location")).isEqualTo("/api/v1/training_jobs/" + trainingJob + "/checkpoints/best");
@@ -85,10 +92,8 @@ class CheckpointsIT extends SharedServiceIT {
     assertThat(tj.getJsonObject("checkpoints").getString("best")).isEqualTo(info.getString("s3_uri"));
     assertThat(tj.getJsonObject("checkpoint_info").getJsonObject("best").getString("layout")).isEqualTo("yolov8");
 
-    String dog = api.upload(trainingJob, List.of(Map.entry("dog.jpg", JobFlowIT.IMAGES.resolve("dog.jpg"))))
-        .bodyAsJsonObject().getString("inference_session_id");
-    long id = api.createJob(new JsonObject().put("training_job_id", trainingJob).put("checkpoint_path", "best")
-        .put("inference_type", "single").put("input_data", new JsonObject().put("inference_session_id", dog)));
+    // right after the upload, a job names it: the registration dropped the cached training job
+    long id = api.createJob(request);
     JsonObject done = api.awaitTerminal(id);
     assertThat(done.getString("status")).isEqualTo("completed");
     JsonArray predictions = api.allResults(id).get(0).getJsonArray("predictions");
