@@ -20,6 +20,7 @@ public final class ApiNode {
   /** Open event streams per tenant, over every instance of the node. */
   final Map<String, Integer> streamsPerTenant = new ConcurrentHashMap<>();
   final AtomicInteger exportsRunning = new AtomicInteger();
+  final io.inferencejobs.jobs.JobService jobService;
   final List<EventStreams> streams = new CopyOnWriteArrayList<>();
   private final AtomicBoolean firstStarted = new AtomicBoolean();
   private volatile ApiVerticle first;
@@ -31,6 +32,7 @@ public final class ApiNode {
     var http = api.config().http();
     this.connections = new ConnectionGuard(http.headerTimeoutSeconds(), http.maxConnections(),
         http.maxConnectionsPerAddress());
+    this.jobService = JobHandlers.service(api);
   }
 
   /** A new instance of the node's API verticle (deploy as many as {@code http.eventLoops()}). */

@@ -78,7 +78,7 @@ public final class ApiVerticle extends VerticleBase {
     if (streams == null) {
       streams = newStreams();
     }
-    JobHandlers jobs = new JobHandlers(vertx, api, node.exportsRunning);
+    JobHandlers jobs = new JobHandlers(vertx, api, node.jobService, node.exportsRunning);
     TrainingJobHandlers training = new TrainingJobHandlers(api);
     HealthHandlers health = new HealthHandlers(api);
     UploadHandler upload = new UploadHandler(vertx, api, this::rateLimit);

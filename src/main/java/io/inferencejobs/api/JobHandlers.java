@@ -46,10 +46,16 @@ final class JobHandlers {
   /** Exports streaming now, over every API verticle instance of the node. */
   private final java.util.concurrent.atomic.AtomicInteger exportsRunning;
 
-  JobHandlers(Vertx vertx, ApiContext api, java.util.concurrent.atomic.AtomicInteger exportsRunning) {
+  JobHandlers(Vertx vertx, ApiContext api, JobService service,
+              java.util.concurrent.atomic.AtomicInteger exportsRunning) {
     this.vertx = vertx;
     this.exportsRunning = exportsRunning;
     this.api = api;
+    this.service = service;
+  }
+
+  /** The node's job service, shared by its API instances (what it remembers, such as checkpoints seen, is shared). */
+  static JobService service(ApiContext api) {
     UrlGuard guard = new UrlGuard(api.config().results().webhookAllowedHosts());
     // resolving the webhook's host blocks: on the S3 pool, like other blocking calls of a request
     JobService.UrlCheck check = url -> api.io().submit(() -> {
@@ -60,7 +66,7 @@ final class JobHandlers {
         return refused.getMessage();
       }
     });
-    this.service = new JobService(api.config(), api.storage(), api.jobs(), api.trainingJobs(), api.uploads(), check);
+    return new JobService(api.config(), api.storage(), api.jobs(), api.trainingJobs(), api.uploads(), check);
   }
 
   /** Who is asking, as the application layer sees it. */

@@ -33,7 +33,8 @@ public final class JobService {
   private final TrainingJobRepository trainingJobs;
   private final UploadRepository uploads;
   private final UrlCheck urlCheck;
-  private final Map<String, Long> checkpointsSeen = new HashMap<>();
+  /** Checkpoints found in S3 lately; the service is shared by a node's API instances, so this map is concurrent. */
+  private final Map<String, Long> checkpointsSeen = new java.util.concurrent.ConcurrentHashMap<>();
 
   /** Says what is wrong with a webhook URL (succeeds with null when nothing is); may resolve names. */
   @FunctionalInterface
