@@ -406,6 +406,19 @@ public final class WorkerVerticle extends VerticleBase {
   private record Prepared(ImageRef ref, PreparedImage image, String error, String code) {
   }
 
+  /**
+   * An image S3 called missing fails for good only when asking again agrees: a server going down can answer "no such
+   * key" on its way out. When the second answer is a fault, or the object is there after all, the chunk fails and is
+   * tried again later.
+   */
+  private Future<Void> confirmMissing(S3Uri uri, Throwable err) {
+    if (!S3Storage.missing(err)) {
+      return Future.succeededFuture();
+    }
+    return ctx.storage().firstBytes(uri, 1).compose(head -> head.isEmpty() ? Future.succeededFuture()
+        : Future.failedFuture(new java.io.IOException("s3 said " + uri + " was missing, then that it is there")));
+  }
+
   /** The image's bytes from S3, refused past the image size limit. */
   private Future<byte[]> fetch(S3Uri uri) {
     return ctx.storage().getBytes(uri, ctx.config().limits().maxImageBytes(),
@@ -434,8 +447,9 @@ public final class WorkerVerticle extends VerticleBase {
           // an image that is missing, too large or refused fails on its own; S3 unreachable or a full pool fails
           // the chunk, which is tried again later
           .recover(err -> S3Storage.transientFault(err) ? Future.failedFuture(err)
-              : Future.succeededFuture(new Prepared(ref, null, describe(uri, err), S3Storage.missing(err) ? "missing"
-                  : err instanceof S3Storage.TooLarge ? ImageException.TOO_LARGE : "unreadable"))));
+              : confirmMissing(uri, err).map(v -> new Prepared(ref, null, describe(uri, err),
+                  S3Storage.missing(err) ? "missing"
+                      : err instanceof S3Storage.TooLarge ? ImageException.TOO_LARGE : "unreadable"))));
     }
     return Future.all(all).map(cf -> {
       List<Prepared> out = new ArrayList<>();

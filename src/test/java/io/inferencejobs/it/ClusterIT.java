@@ -8,7 +8,10 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -25,6 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * PostgreSQL and one S3 server. Jobs are spread over the workers; a worker killed mid-job costs nothing; a worker
  * started mid-job takes a share; an API node killed under a streaming client costs it only a reconnect.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the API node killed by one test is needed by another
 class ClusterIT {
   static final List<NodeProcess> nodes = new ArrayList<>();
   static Map<String, String> env;
@@ -117,6 +121,38 @@ class ClusterIT {
   }
 
   @Test
+  @Order(1)
+  void aCheckpointRegisteredThroughOneApiNodeRunsThroughTheOtherAtOnce() throws Exception {
+    try (Api one = new Api(api1Port); Api two = new Api(api2Port)) {
+      long tj = one.post("/api/v1/training_jobs", new JsonObject().put("name", "cluster-byo-" + System.nanoTime())
+          .put("task_type", "detection")).bodyAsJsonObject().getLong("id");
+      JsonObject request = new JsonObject().put("training_job_id", tj).put("checkpoint_path", "best")
+          .put("inference_type", "batch").put("input_data", new JsonObject().put("image_uris",
+              new JsonArray().add(images.get(0))));
+      // api-2 reads the training job, without the checkpoint, and keeps it for job creation (for up to 5 s)
+      long cached = System.nanoTime();
+      assertThat(two.post(INF + "/jobs", request).statusCode()).isEqualTo(400);
+      byte[] model;
+      try (java.io.InputStream in = ClusterIT.class.getResourceAsStream("/models/centernet_coco80_yolov8.onnx")) {
+        model = in.readAllBytes();
+      }
+      var put = one.request(io.vertx.core.http.HttpMethod.PUT, "/api/v1/training_jobs/" + tj + "/checkpoints/best",
+          Map.of("Content-Type", "application/octet-stream"), io.vertx.core.buffer.Buffer.buffer(model));
+      assertThat(put.statusCode()).as(put.bodyAsString()).isEqualTo(201);
+      // the registration on api-1 reaches api-2 over the cluster's bus, which drops its copy
+      long id = Eventually.until(two.vertx(), "api-2 creates a job with the checkpoint", java.time.Duration
+          .ofSeconds(3), () -> {
+            var r = two.post(INF + "/jobs", request);
+            return r.statusCode() == 201 ? r.bodyAsJsonObject().getLong("id") : null;
+          }, created -> created != null);
+      double seconds = (System.nanoTime() - cached) / 1e9;
+      assertThat(seconds).as("created before api-2's cached copy would have expired on its own").isLessThan(5);
+      assertThat(two.awaitTerminal(id).getString("status")).isEqualTo("completed");
+    }
+  }
+
+  @Test
+  @Order(2)
   void workSpreadsOverWorkersSurvivesAKilledWorkerAndFeedsANewOne() throws Exception {
     try (Api api = new Api(api2Port)) {
       Set<String> before = workersSeen(api);
@@ -153,6 +189,7 @@ class ClusterIT {
   }
 
   @Test
+  @Order(3)
   void aClientOfAKilledApiNodeResumesOnTheOtherWithNoGap() throws Exception {
     long id;
     List<Sse> before;
