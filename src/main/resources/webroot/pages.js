@@ -107,10 +107,14 @@ function jobRow(j) {
   return el('tr', { dataset: { jobId: j.id, status: j.status } },
     el('td', {}, el('a', { href: `?job=${j.id}`, className: 'job-open', dataset: { jobId: j.id }, text: `Job ${j.id}` })),
     el('td', {}, el('span', { className: 'badge small', dataset: { status: j.status }, text: j.status })),
-    el('td', { text: training ? training.name : `#${j.training_job_id}` }),
-    el('td', { className: 'wrap', text: j.checkpoint_path }),
-    el('td', { className: 'num', text: `${j.processed_images} / ${j.total_images}${j.failed_images ? ` (${j.failed_images} failed)` : ''}` }),
-    el('td', { text: formatTime(j.created_at) }),
+    // data-label names a cell where a phone shows the rows as cards, without the table's header
+    el('td', { dataset: { label: 'Training job' }, text: training ? training.name : `#${j.training_job_id}` }),
+    el('td', { className: 'wrap', dataset: { label: 'Checkpoint' }, text: j.checkpoint_path }),
+    el('td', {
+      className: 'num', dataset: { label: 'Images' },
+      text: `${j.processed_images} / ${j.total_images}${j.failed_images ? ` (${j.failed_images} failed)` : ''}`,
+    }),
+    el('td', { dataset: { label: 'Created' }, text: formatTime(j.created_at) }),
     el('td', {}, actions));
 }
 

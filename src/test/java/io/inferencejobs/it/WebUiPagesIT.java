@@ -356,6 +356,8 @@ class WebUiPagesIT extends BrowserIT {
         wait.until(d -> gallerySettled());
       } else if (page.equals("?view=jobs")) {
         wait.until(d -> !d.findElements(By.cssSelector("#jobs-rows tr")).isEmpty());
+        // the rows are cards here; an open export menu stays on the screen too
+        driver.findElement(By.cssSelector("#jobs-rows .export-menu summary")).click();
       } else if (page.equals("?view=models")) {
         wait.until(d -> !d.findElements(By.cssSelector("#models-list li")).isEmpty());
       }
