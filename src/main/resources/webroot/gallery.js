@@ -206,6 +206,8 @@ function clearCells() {
   g.cells.clear();
   $('gallery').replaceChildren();
   $('gallery').style.height = '0px';
+  // nothing is drawn until the next render says what it drew
+  $('gallery').dataset.cells = '0';
 }
 
 /** Drops every page (the order or a filter changed) and starts again from the top of the gallery. */

@@ -154,9 +154,9 @@ class WebUiPagesIT extends BrowserIT {
     // sorted by the service: most detections first, then failed only (none failed here)
     js("window.scrollTo(0, 0)");
     new Select(driver.findElement(By.id("sort"))).selectByVisibleText("Most detections");
-    wait.until(d -> gallerySettled() && firstCard() != null && "5".equals(firstCard().getAttribute("data-detections")));
+    wait.until(d -> gallerySettled() && "5".equals(firstCardData("detections")));
     new Select(driver.findElement(By.id("sort"))).selectByVisibleText("Name");
-    wait.until(d -> gallerySettled() && "dog.jpg".equals(firstCard().getAttribute("data-image-name")));
+    wait.until(d -> gallerySettled() && "dog.jpg".equals(firstCardData("imageName")));
     // the drawing toggles: labels off hides every label, boxes off leaves no outline
     WebElement label = firstCard().findElement(By.cssSelector(".box-label"));
     assertThat(label.isDisplayed()).isTrue();
@@ -172,6 +172,12 @@ class WebUiPagesIT extends BrowserIT {
     wait.until(d -> "No images match these filters.".equals(text("results-summary")));
     assertThat(driver.findElements(By.cssSelector("#gallery .result-card"))).isEmpty();
     assertNoScriptErrors();
+  }
+
+  /** A data attribute of the gallery's first cell, read in one step (cells are redrawn as the order changes). */
+  static Object firstCardData(String key) {
+    return js("const c = document.querySelector(\"#gallery .result-card[data-pos='0']\"); return c && c.dataset[arguments[0]];",
+        key);
   }
 
   static WebElement firstCard() {
