@@ -117,13 +117,13 @@ public final class ApiVerticle extends VerticleBase {
     streams = newStreams();
     node.streams.add(streams);
     var http = api.config().http();
-    sweeper = new UploadSweeper(vertx, api);
-    retention = new RetentionSweeper(vertx, api);
     // one instance of the node sweeps and registers the gauges (which add every instance up)
     boolean first = node.claimFirst(this);
     if (first) {
       api.metrics().gauge("sse_connections", "Open event streams on this node", node::openStreams);
       api.metrics().gauge("http_connections", "Open HTTP connections on this node", connections::open);
+      sweeper = new UploadSweeper(vertx, api);
+      retention = new RetentionSweeper(vertx, api);
       retention.start();
     }
     return (first ? sweeper.start() : Future.<Void>succeededFuture())
@@ -234,13 +234,18 @@ public final class ApiVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    sweeper.stop();
-    retention.stop();
+    if (sweeper != null) { // only the node's first instance sweeps
+      sweeper.stop();
+      retention.stop();
+    }
     node.streams.remove(streams);
     return streams.stop();
   }
 
-  /** Retention of ended jobs and unused uploads (its timer runs when retention_days is above 0). */
+  /**
+   * Retention of ended jobs and unused uploads (its timer runs when retention_days is above 0); null on every instance
+   * but the node's first.
+   */
   public RetentionSweeper retention() {
     return retention;
   }
