@@ -78,9 +78,7 @@ public final class BenchEngineCommand {
           files.get(0).getParent(), base.intraOpThreads() == 0 ? "ORT default" : base.intraOpThreads(),
           Runtime.getRuntime().availableProcessors(), ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
 
-      try (InferenceEngine engine = InferenceEngine.load(model, null, base.withBatchSize(1))) {
-        singleThreadPrepare(engine, files, images, Math.min(seconds, 3), out);
-      }
+      decoders(model, base, files, images, Math.min(seconds, 3), out);
       out.println();
       out.printf(Locale.ROOT, "%-6s %-10s %10s %10s %7s   %8s %8s %8s %8s%n", "batch", "path", "images/s",
           "ms/image", "ratio", "decode", "preproc", "infer", "post");
@@ -100,35 +98,122 @@ public final class BenchEngineCommand {
     }
   }
 
-  /** Median single-thread decode + preprocess of a 768x576 JPEG (dog.jpg when present). */
-  private static void singleThreadPrepare(InferenceEngine engine, List<Path> files, List<byte[]> images,
-                                          double seconds, PrintStream out) throws ImageException {
+  /**
+   * Single-thread decode + preprocess CPU of a 768x576 JPEG (dog.jpg) and a 4000x3000 one (dog.jpg enlarged, with
+   * noise so it compresses like a photo), with each JPEG decoder this machine has, interleaved: ImageIO, and
+   * libjpeg-turbo with DCT scaling when it is installed.
+   */
+  private static void decoders(byte[] model, EngineOptions base, List<Path> files, List<byte[]> images,
+                               double seconds, PrintStream out) throws ModelException, ImageException, IOException {
     int pick = 0;
     for (int i = 0; i < files.size(); i++) {
       if (files.get(i).getFileName().toString().equals("dog.jpg")) {
         pick = i;
       }
     }
-    byte[] jpeg = images.get(pick);
-    for (int i = 0; i < 30; i++) {
-      engine.prepare(jpeg);
+    byte[] dog = images.get(pick);
+    byte[] phone = phonePhoto(dog);
+    List<String> names = new ArrayList<>(List.of("imageio"));
+    List<InferenceEngine> engines = new ArrayList<>();
+    try {
+      engines.add(InferenceEngine.load(model, null, base.withBatchSize(1).withJpegDecoder("imageio")));
+      InferenceEngine auto = InferenceEngine.load(model, null, base.withBatchSize(1).withJpegDecoder("auto"));
+      engines.add(auto);
+      if (auto.jpegDecoder().equals("imageio")) {
+        auto.close();
+        engines.remove(1);
+        out.println("libturbojpeg is not installed: ImageIO only (Debian: apt-get install libturbojpeg0)");
+      } else {
+        names.add("turbojpeg");
+      }
+      String[] photos = {files.get(pick).getFileName() + " 768x576", "phone 4000x3000"};
+      byte[][] data = {dog, phone};
+      // samples[decoder][photo]: {wall decode, wall preprocess, thread CPU}
+      List<List<List<double[]>>> samples = new ArrayList<>();
+      for (int e = 0; e < engines.size(); e++) {
+        samples.add(List.of(new ArrayList<>(), new ArrayList<>()));
+        for (byte[] photo : data) {
+          for (int i = 0; i < 5; i++) {
+            engines.get(e).prepare(photo);
+          }
+        }
+      }
+      ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+      long end = System.nanoTime() + (long) (seconds * 1e9);
+      int rounds = 0;
+      while (System.nanoTime() < end || rounds < 5) {
+        rounds++;
+        for (int p = 0; p < data.length; p++) {
+          for (int e = 0; e < engines.size(); e++) {
+            for (int k = 0; k < (p == 0 ? 10 : 2); k++) {
+              long cpu0 = threads.getCurrentThreadCpuTime();
+              PreparedImage r = engines.get(e).prepare(data[p]);
+              double cpu = (threads.getCurrentThreadCpuTime() - cpu0) / 1e6;
+              samples.get(e).get(p).add(new double[] {r.decodeMs(), r.preprocessMs(), cpu});
+            }
+          }
+        }
+      }
+      out.printf(Locale.ROOT, "single-thread decode + preprocess to %dx%d (phone photo: %d bytes), interleaved%n",
+          engines.get(0).descriptor().inputWidth(), engines.get(0).descriptor().inputHeight(), phone.length);
+      out.printf(Locale.ROOT, "%-22s %-10s %8s %8s %10s %17s %7s %7s%n", "photo", "decoder", "decode", "preproc",
+          "CPU p50", "CPU p10-p90", "ratio", "target");
+      double[] targets = {3, 25};
+      for (int p = 0; p < data.length; p++) {
+        double baseline = 0;
+        for (int e = 0; e < engines.size(); e++) {
+          List<double[]> list = samples.get(e).get(p);
+          double cpu = percentile(list, 2, 0.5);
+          if (e == 0) {
+            baseline = cpu;
+          }
+          out.printf(Locale.ROOT, "%-22s %-10s %8.2f %8.2f %10.2f %8.2f-%-8.2f %7.2f %7s%n", photos[p], names.get(e),
+              percentile(list, 0, 0.5), percentile(list, 1, 0.5), cpu, percentile(list, 2, 0.1),
+              percentile(list, 2, 0.9), baseline / cpu, "<=" + (int) targets[p] + " ms");
+        }
+      }
+      out.println("(ms; ratio = ImageIO CPU / this decoder's CPU, " + rounds + " interleaved rounds)");
+    } finally {
+      for (InferenceEngine e : engines) {
+        e.close();
+      }
     }
-    // Thread CPU time as well as wall time: on a busy machine the wall time also counts waiting for a core.
-    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-    List<double[]> samples = new ArrayList<>();
-    long end = System.nanoTime() + (long) (seconds * 1e9);
-    PreparedImage p = null;
-    while (System.nanoTime() < end || samples.size() < 10) {
-      long cpu0 = threads.getCurrentThreadCpuTime();
-      p = engine.prepare(jpeg);
-      double cpuMs = (threads.getCurrentThreadCpuTime() - cpu0) / 1e6;
-      samples.add(new double[] {p.decodeMs(), p.preprocessMs(), p.decodeMs() + p.preprocessMs(), cpuMs});
+  }
+
+  /** A 4000x3000 JPEG: the photo enlarged, plus sensor-like noise so it is as hard to decode as a real one. */
+  static byte[] phonePhoto(byte[] jpeg) throws IOException {
+    java.awt.image.BufferedImage src = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(jpeg));
+    java.awt.image.BufferedImage big = new java.awt.image.BufferedImage(4000, 3000,
+        java.awt.image.BufferedImage.TYPE_3BYTE_BGR);
+    java.awt.Graphics2D g = big.createGraphics();
+    g.setRenderingHint(java.awt.RenderingHints.KEY_INTERPOLATION,
+        java.awt.RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+    g.drawImage(src, 0, 0, 4000, 3000, null);
+    g.dispose();
+    byte[] px = ((java.awt.image.DataBufferByte) big.getRaster().getDataBuffer()).getData();
+    java.util.SplittableRandom random = new java.util.SplittableRandom(42);
+    for (int i = 0; i < px.length; i++) {
+      int v = (px[i] & 0xFF) + random.nextInt(-6, 7);
+      px[i] = (byte) Math.max(0, Math.min(255, v));
     }
-    out.printf(Locale.ROOT, "single-thread decode+preprocess of %s (%dx%d) to %dx%d: %.2f ms median wall "
-            + "(decode %.2f, preprocess %.2f), %.2f ms median thread CPU, over %d runs%n",
-        files.get(pick).getFileName(), p.width(), p.height(), engine.descriptor().inputWidth(),
-        engine.descriptor().inputHeight(), median(samples, 2), median(samples, 0), median(samples, 1),
-        median(samples, 3), samples.size());
+    javax.imageio.ImageWriter writer = javax.imageio.ImageIO.getImageWritersByFormatName("jpeg").next();
+    javax.imageio.ImageWriteParam param = writer.getDefaultWriteParam();
+    param.setCompressionMode(javax.imageio.ImageWriteParam.MODE_EXPLICIT);
+    param.setCompressionQuality(0.9f);
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (javax.imageio.stream.MemoryCacheImageOutputStream stream =
+             new javax.imageio.stream.MemoryCacheImageOutputStream(bytes)) {
+      writer.setOutput(stream);
+      writer.write(null, new javax.imageio.IIOImage(big, null, null), param);
+    } finally {
+      writer.dispose();
+    }
+    return bytes.toByteArray();
+  }
+
+  private static double percentile(List<double[]> samples, int column, double q) {
+    double[] v = samples.stream().mapToDouble(s -> s[column]).sorted().toArray();
+    return v[Math.min(v.length - 1, (int) (q * v.length))];
   }
 
   /** Mean thread CPU seconds to decode and preprocess one image of the set (each image prepared 3 times). */
@@ -214,11 +299,6 @@ public final class BenchEngineCommand {
     out.printf(Locale.ROOT, "%-6d %-10s %10.2f %10.2f %6.1f%%   (%d cores / (%.1f ms run CPU + %.1f ms decode and "
             + "preprocess CPU per image), at most bare)%n", batch, "bound", bound, 1000 / bound,
         100 * wholeRate / bound, cores, runCpu * 1000, prepareCpu * 1000);
-  }
-
-  private static double median(List<double[]> samples, int column) {
-    double[] v = samples.stream().mapToDouble(s -> s[column]).sorted().toArray();
-    return v[v.length / 2];
   }
 
   private static byte[] loadModel(String path) throws IOException {

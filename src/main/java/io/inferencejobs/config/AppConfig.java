@@ -122,9 +122,10 @@ public record AppConfig(
 
   /**
    * {@code cudaFallback}: whether a worker asked for a CUDA device that cannot run CUDA may run on the CPU instead
-   * (marked degraded); otherwise it fails to start.
+   * (marked degraded); otherwise it fails to start. {@code jpegDecoder}: auto, turbojpeg or imageio.
    */
-  public record EngineConfig(int intraOpThreads, int batchSize, long maxPixels, boolean cudaFallback) {
+  public record EngineConfig(int intraOpThreads, int batchSize, long maxPixels, boolean cudaFallback,
+                             String jpegDecoder) {
   }
 
   public record WorkerConfig(

@@ -83,6 +83,7 @@ public final class ConfigLoader {
     m.put("ENGINE_THREADS", "engine.intra_op_threads");
     m.put("ENGINE_BATCH_SIZE", "engine.batch_size");
     m.put("MAX_IMAGE_PIXELS", "engine.max_pixels");
+    m.put("JPEG_DECODER", "engine.jpeg_decoder");
     m.put("WORKER_DEVICES", "worker.devices");
     m.put("WORKER_SLOTS", "worker.slots_per_device");
     m.put("WORKER_CHUNK_SIZE", "worker.chunk_size");
@@ -258,11 +259,16 @@ public final class ConfigLoader {
     if (!fallback.matches("none|cpu")) {
       r.problem("engine.cuda_fallback", "must be none or cpu, got '" + fallback + "'");
     }
+    String jpegDecoder = r.string("engine.jpeg_decoder", false).toLowerCase(Locale.ROOT);
+    if (!jpegDecoder.matches("auto|turbojpeg|imageio")) {
+      r.problem("engine.jpeg_decoder", "must be auto, turbojpeg or imageio, got '" + jpegDecoder + "'");
+    }
     EngineConfig engine = new EngineConfig(
         r.integer("engine.intra_op_threads", 0, 256),
         r.integer("engine.batch_size", 1, 256),
         r.longValue("engine.max_pixels", 1, Long.MAX_VALUE),
-        fallback.equals("cpu"));
+        fallback.equals("cpu"),
+        jpegDecoder);
     List<String> devices = r.list("worker.devices");
     for (String d : devices) {
       if (!d.matches("auto|cpu|cuda:\\d+")) {

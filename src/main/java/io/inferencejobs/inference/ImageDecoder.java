@@ -23,8 +23,10 @@ import javax.imageio.ImageReader;
 import javax.imageio.event.IIOReadWarningListener;
 
 /**
- * Decodes JPEG, PNG, BMP, WebP, GIF (first frame) and TIFF with ImageIO (TwelveMonkeys readers where installed) and
- * hands out the raster's bytes without copying. The size is checked from the header before any pixel is decoded.
+ * Decodes JPEG, PNG, BMP, WebP, GIF (first frame) and TIFF and hands out the pixels without copying. JPEG goes
+ * through libjpeg-turbo ({@link TurboJpeg}) where the library is installed; everything else, and any JPEG it does not
+ * take, through ImageIO (TwelveMonkeys readers where installed). The size is checked from the header before any
+ * pixel is decoded.
  */
 final class ImageDecoder {
 
@@ -44,8 +46,25 @@ final class ImageDecoder {
   private ImageDecoder() {
   }
 
-  /** The decoded image, upright (EXIF orientation applied). */
+  /**
+   * A decoded image, upright: its pixels, and the size of the image itself ({@code width x height}), which is larger
+   * than the pixels' when a JPEG was reduced while decoding.
+   */
+  record Decoded(Pixels pixels, int width, int height) {
+  }
+
+  /** The decoded image at its full size, upright (EXIF orientation applied). */
   static Pixels decode(byte[] bytes, long maxPixels) throws ImageException {
+    return decode(bytes, maxPixels, null, 0, 0, true).pixels();
+  }
+
+  /**
+   * The decoded image, upright. With a resize mode and a model input size, a JPEG may be decoded at 1/2, 1/4 or 1/8
+   * of its size (libjpeg-turbo's DCT scaling), never below the size it will be resized to for that input; without
+   * one, or with {@code turbo} off, at full size.
+   */
+  static Decoded decode(byte[] bytes, long maxPixels, ResizeMode mode, int inputWidth, int inputHeight,
+                        boolean turbo) throws ImageException {
     if (bytes == null || bytes.length == 0) {
       throw new ImageException(ImageException.EMPTY, "The image is empty (0 bytes).");
     }
@@ -54,6 +73,58 @@ final class ImageDecoder {
       throw new ImageException(ImageException.UNSUPPORTED_FORMAT,
           "The data is not an image this service reads: it does not start like a " + FORMATS + " file.");
     }
+    if (turbo && "JPEG".equals(format) && TurboJpeg.available()) {
+      Decoded fast = turboDecode(bytes, maxPixels, mode, inputWidth, inputHeight);
+      if (fast != null) {
+        return fast;
+      }
+    }
+    Pixels full = imageIoDecode(bytes, maxPixels, format);
+    return new Decoded(full, full.width(), full.height());
+  }
+
+  /** Null when TurboJPEG does not take this file (CMYK, an unreadable header, a fatal error): ImageIO decides. */
+  private static Decoded turboDecode(byte[] bytes, long maxPixels, ResizeMode mode, int inputWidth, int inputHeight)
+      throws ImageException {
+    TurboJpeg.Header header = TurboJpeg.header(bytes);
+    if (header == null || header.cmyk()) {
+      return null;
+    }
+    checkSize("JPEG", header.width(), header.height(), maxPixels);
+    int orientation = Exif.jpegOrientation(bytes);
+    boolean swap = orientation >= 5 && orientation <= 8;
+    int d = 1;
+    if (mode != null) {
+      int uprightW = swap ? header.height() : header.width();
+      int uprightH = swap ? header.width() : header.height();
+      ImageGeometry g = ImageGeometry.of(mode, uprightW, uprightH, inputWidth, inputHeight);
+      d = swap ? TurboJpeg.denominator(header.width(), header.height(), g.resizedHeight(), g.resizedWidth())
+          : TurboJpeg.denominator(header.width(), header.height(), g.resizedWidth(), g.resizedHeight());
+    }
+    TurboJpeg.Decoded decoded = TurboJpeg.decode(bytes, header, d);
+    if (decoded == null) {
+      return null;
+    }
+    if (decoded.truncated() != null) {
+      throw new ImageException(ImageException.CORRUPT,
+          "The JPEG data ends early; the file is truncated (" + decoded.truncated() + ").");
+    }
+    Pixels upright = decoded.pixels().oriented(orientation);
+    return new Decoded(upright, swap ? header.height() : header.width(), swap ? header.width() : header.height());
+  }
+
+  private static void checkSize(String format, int width, int height, long maxPixels) throws ImageException {
+    if ((long) width * height > maxPixels) {
+      throw new ImageException(ImageException.TOO_LARGE, "The image is " + width + "x" + height + " pixels ("
+          + ((long) width * height) + "), more than the " + maxPixels + " pixels accepted.");
+    }
+    if (width < MIN_SIDE || height < MIN_SIDE) {
+      throw new ImageException(ImageException.TOO_SMALL, "The image is " + width + "x" + height
+          + " pixels; each side must be at least " + MIN_SIDE + " pixels.");
+    }
+  }
+
+  private static Pixels imageIoDecode(byte[] bytes, long maxPixels, String format) throws ImageException {
     ImageReader reader = reader(format);
     List<String> warnings = new ArrayList<>(1);
     IIOReadWarningListener listener = (source, warning) -> warnings.add(warning);
@@ -69,14 +140,7 @@ final class ImageDecoder {
         throw new ImageException(ImageException.CORRUPT,
             "The " + format + " header cannot be read; the file is damaged or truncated (" + reason(e) + ").", e);
       }
-      if ((long) width * height > maxPixels) {
-        throw new ImageException(ImageException.TOO_LARGE, "The image is " + width + "x" + height + " pixels ("
-            + ((long) width * height) + "), more than the " + maxPixels + " pixels accepted.");
-      }
-      if (width < MIN_SIDE || height < MIN_SIDE) {
-        throw new ImageException(ImageException.TOO_SMALL, "The image is " + width + "x" + height
-            + " pixels; each side must be at least " + MIN_SIDE + " pixels.");
-      }
+      checkSize(format, width, height, maxPixels);
       Pixels pixels;
       try {
         ImageReadParam param = reader.getDefaultReadParam();

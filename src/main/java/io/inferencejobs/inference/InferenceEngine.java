@@ -46,6 +46,8 @@ public final class InferenceEngine implements AutoCloseable {
   private final int batchSize;
   private final int fixedBatch;
   private final long maxPixels;
+  /** JPEG through libjpeg-turbo (with DCT scaling) rather than ImageIO. */
+  private final boolean turboJpeg;
   private final int imageFloats;
   private final boolean nchw;
   private final boolean bgr;
@@ -74,6 +76,7 @@ public final class InferenceEngine implements AutoCloseable {
     this.fixedBatch = fixedBatch;
     this.batchSize = fixedBatch > 0 ? fixedBatch : options.batchSize();
     this.maxPixels = options.maxPixels();
+    this.turboJpeg = !options.jpegDecoder().equals("imageio") && TurboJpeg.available();
     this.imageFloats = 3 * descriptor.inputWidth() * descriptor.inputHeight();
     this.nchw = descriptor.inputLayout() == InputLayout.NCHW;
     this.bgr = "BGR".equalsIgnoreCase(descriptor.channelOrder());
@@ -128,6 +131,7 @@ public final class InferenceEngine implements AutoCloseable {
       throw new ModelException("The model is empty (0 bytes).");
     }
     EngineOptions opts = options == null ? EngineOptions.defaults() : options;
+    jpegDecoderFor(opts);
     ModelDescriptor explicit = explicitDescriptorOrNull == null ? ModelDescriptor.empty() : explicitDescriptorOrNull;
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     Devices.Opened opened = Devices.open(env, model, opts);
@@ -152,6 +156,24 @@ public final class InferenceEngine implements AutoCloseable {
     return descriptor;
   }
 
+  /**
+   * What decodes JPEG images with these options: "turbojpeg" or "imageio".
+   *
+   * @throws ModelException when turbojpeg is required and libturbojpeg cannot be loaded
+   */
+  public static String jpegDecoderFor(EngineOptions options) throws ModelException {
+    if (options.jpegDecoder().equals("turbojpeg") && !TurboJpeg.available()) {
+      throw new ModelException("The JPEG decoder is set to turbojpeg, but libturbojpeg cannot be loaded ("
+          + TurboJpeg.loadError() + "); install it (Debian: libturbojpeg0) or set the decoder to auto.");
+    }
+    return !options.jpegDecoder().equals("imageio") && TurboJpeg.available() ? "turbojpeg" : "imageio";
+  }
+
+  /** "turbojpeg" or "imageio": what decodes JPEG images. */
+  public String jpegDecoder() {
+    return turboJpeg ? "turbojpeg" : "imageio";
+  }
+
   /** "CPU" or "CUDA:N". */
   public String provider() {
     return provider;
@@ -165,10 +187,13 @@ public final class InferenceEngine implements AutoCloseable {
   /** Decodes (with EXIF orientation) and converts one image into a model input. Thread-safe. */
   public PreparedImage prepare(byte[] encodedImage) throws ImageException {
     long t0 = System.nanoTime();
-    Pixels pixels = ImageDecoder.decode(encodedImage, maxPixels);
+    ImageDecoder.Decoded decoded = ImageDecoder.decode(encodedImage, maxPixels, descriptor.resize(),
+        descriptor.inputWidth(), descriptor.inputHeight(), turboJpeg);
+    Pixels pixels = decoded.pixels();
     long t1 = System.nanoTime();
-    ImageGeometry g = ImageGeometry.of(descriptor.resize(), pixels.width(), pixels.height(), descriptor.inputWidth(),
-        descriptor.inputHeight());
+    // the geometry of the image itself: boxes map back to its size, while the resize reads the (maybe reduced) pixels
+    ImageGeometry g = ImageGeometry.of(descriptor.resize(), decoded.width(), decoded.height(),
+        descriptor.inputWidth(), descriptor.inputHeight());
     float[] tensor = spareTensors.poll();
     if (tensor == null) {
       tensor = new float[imageFloats];

@@ -10,6 +10,7 @@ import io.inferencejobs.inference.EngineOptions;
 import io.inferencejobs.inference.ImageException;
 import io.inferencejobs.inference.ImageResult;
 import io.inferencejobs.inference.InferenceEngine;
+import io.inferencejobs.inference.ModelException;
 import io.inferencejobs.inference.PreparedImage;
 import io.inferencejobs.jobs.ChunkLease;
 import io.inferencejobs.jobs.ImageRef;
@@ -135,7 +136,13 @@ public final class WorkerVerticle extends VerticleBase {
 
   private Future<?> startOn(String engineDevice) {
     var ec = ctx.config().engine();
-    EngineOptions options = new EngineOptions(engineDevice, ec.intraOpThreads(), 0, ec.batchSize(), ec.maxPixels());
+    EngineOptions options = new EngineOptions(engineDevice, ec.intraOpThreads(), 0, ec.batchSize(), ec.maxPixels(),
+        ec.jpegDecoder());
+    try {
+      LOG.info("Worker {} decodes JPEG images with {}", device, InferenceEngine.jpegDecoderFor(options));
+    } catch (ModelException e) { // turbojpeg required and missing: refuse to start rather than fail every image
+      return Future.failedFuture(e);
+    }
     // one thread per device: the device runs one session.run at a time; ORT parallelises inside it
     inference = new BoundedExecutor(vertx, "inference-" + device.replace(':', '-'), 1, 64);
     meters = ctx.metrics().worker(ctx.nodeId(), device);

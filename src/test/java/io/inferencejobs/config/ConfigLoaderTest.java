@@ -31,18 +31,21 @@ class ConfigLoaderTest {
     assertThat(c.s3().embedded()).isFalse();
     assertThat(c.roles()).containsExactly(AppConfig.Role.WORKER);
     assertThat(c.worker().devices()).containsExactly("cuda:0", "cuda:1");
+    assertThat(ConfigLoader.load(Map.of()).engine().jpegDecoder()).isEqualTo("auto");
+    assertThat(ConfigLoader.load(Map.of("JPEG_DECODER", "ImageIO")).engine().jpegDecoder()).isEqualTo("imageio");
   }
 
   @Test
   void everyProblemIsNamedAtOnce() {
     assertThatThrownBy(() -> ConfigLoader.load(Map.of("HTTP_PORT", "eighty", "ROLES", "api,chef",
-        "WORKER_DEVICES", "tpu", "S3_ENDPOINT", "ftp://x", "MAX_FAILED_RATIO", "2", "WORKER_CHUNK_SIZE", "0")))
+        "WORKER_DEVICES", "tpu", "S3_ENDPOINT", "ftp://x", "MAX_FAILED_RATIO", "2", "WORKER_CHUNK_SIZE", "0", "JPEG_DECODER", "libjpeg")))
         .isInstanceOf(ConfigException.class)
         .satisfies(e -> {
           var problems = ((ConfigException) e).problems();
-          assertThat(problems).hasSize(6);
+          assertThat(problems).hasSize(7);
           assertThat(e.getMessage()).contains("HTTP_PORT").contains("chef").contains("WORKER_DEVICES")
-              .contains("S3_ENDPOINT").contains("MAX_FAILED_RATIO").contains("WORKER_CHUNK_SIZE");
+              .contains("S3_ENDPOINT").contains("MAX_FAILED_RATIO").contains("WORKER_CHUNK_SIZE")
+              .contains("JPEG_DECODER").contains("must be auto, turbojpeg or imageio");
         });
   }
 }

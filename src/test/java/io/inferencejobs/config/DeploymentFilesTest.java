@@ -78,6 +78,17 @@ class DeploymentFilesTest {
   }
 
   @Test
+  void imagesInstallTheJpegLibraryTheyRequire() throws IOException {
+    for (String name : DOCKERFILES) {
+      Dockerfile d = Dockerfile.read(DOCKER.resolve(name));
+      // required, so a worker without it refuses to start instead of quietly decoding at a third of the speed
+      assertThat(d.env()).as("%s: ENV", name).containsEntry("JPEG_DECODER", "turbojpeg");
+      assertThat(d.instructions()).as("%s: the runtime stage installs libturbojpeg (Ubuntu's package name)", name)
+          .anyMatch(i -> i.startsWith("RUN ") && i.matches("(?s).*apt-get install[^&]*\\blibturbojpeg\\b.*"));
+    }
+  }
+
+  @Test
   void dockerfilesExposeThePortsTheConfigurationOpens() throws IOException {
     for (String name : DOCKERFILES) {
       Dockerfile d = Dockerfile.read(DOCKER.resolve(name));

@@ -279,7 +279,7 @@ class ImageInputTest {
     return concat(Arrays.copyOf(jpeg, 2), adobe, Arrays.copyOfRange(jpeg, 2, jpeg.length));
   }
 
-  private static BufferedImage rotate(BufferedImage src, boolean clockwise) {
+  static BufferedImage rotate(BufferedImage src, boolean clockwise) {
     int w = src.getWidth();
     int h = src.getHeight();
     BufferedImage out = new BufferedImage(h, w, BufferedImage.TYPE_3BYTE_BGR);
@@ -318,7 +318,7 @@ class ImageInputTest {
         ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
   }
 
-  private static double meanAbsDifference(float[] a, float[] b) {
+  static double meanAbsDifference(float[] a, float[] b) {
     double sum = 0;
     for (int i = 0; i < a.length; i++) {
       sum += Math.abs(a[i] - b[i]);
