@@ -412,6 +412,38 @@ public final class JobRepository {
    */
   public Future<WriteOutcome> writeResults(long jobId, String workerId, List<ResultRow> results,
                                            boolean progressDue) {
+    return inTx(conn -> writeResults(conn, jobId, workerId, results, progressDue));
+  }
+
+  /**
+   * A chunk's last batch: {@link #writeResults} and, when the job is still running, {@link #finishChunk}, in one
+   * transaction. The job row locked (and read back) by the write saves the finish its own lock and read, and the
+   * one-image job its separate commit.
+   *
+   * @return the write's outcome, and the job when this finished it (completed or failed)
+   */
+  public Future<LastWrite> writeLastResults(ChunkLease lease, String workerId, List<ResultRow> results,
+                                            boolean progressDue, double maxFailedRatio) {
+    return inTx(conn -> writeResults(conn, lease.jobId(), workerId, results, progressDue).compose(written -> {
+      WriteOutcome w = written.value();
+      if (!w.keepGoing()) {
+        return Future.succeededFuture(new Outcome<>(new LastWrite(w, Optional.empty()), written.events()));
+      }
+      return finishChunk(conn, lease, workerId, maxFailedRatio, w.job().status(), w.job().totalImages(),
+          w.job().failedImages()).map(finished -> {
+            List<JobEvent> events = new ArrayList<>(written.events());
+            events.addAll(finished.events());
+            return new Outcome<>(new LastWrite(w, finished.value()), events);
+          });
+    }));
+  }
+
+  /** What {@link #writeLastResults} did: the write, and the job when the chunk's finish ended it. */
+  public record LastWrite(WriteOutcome write, Optional<Job> finished) {
+  }
+
+  private Future<Outcome<WriteOutcome>> writeResults(SqlConnection conn, long jobId, String workerId,
+                                                     List<ResultRow> results, boolean progressDue) {
     Integer[] idx = results.stream().map(ResultRow::imageIndex).toArray(Integer[]::new);
     Integer[] w = results.stream().map(ResultRow::width).toArray(Integer[]::new);
     Integer[] h = results.stream().map(ResultRow::height).toArray(Integer[]::new);
@@ -427,7 +459,7 @@ public final class JobRepository {
     String[] code = results.stream().map(ResultRow::errorCode).toArray(String[]::new);
     String[] cls = results.stream().map(r -> r.classifications() == null ? null : r.classifications().encode())
         .toArray(String[]::new);
-    return inTx(conn -> conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
+    return conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
         .execute(Tuple.of(jobId))
         .compose(rows -> {
           Optional<Row> row = first(rows);
@@ -484,7 +516,7 @@ public final class JobRepository {
                           .map(ev -> new Outcome<>(new WriteOutcome(true, job, c), ev));
                     });
               });
-        }));
+        });
   }
 
   /**
@@ -496,30 +528,38 @@ public final class JobRepository {
     return inTx(conn -> conn.preparedQuery(
             "SELECT status, total_images, failed_images FROM inference_jobs WHERE id = $1 FOR UPDATE")
         .execute(Tuple.of(lease.jobId()))
-        .compose(jobRows -> conn.preparedQuery("""
-                UPDATE job_chunks SET state = 'done', processed_by = $3, lease_owner = NULL, lease_expires_at = NULL
-                WHERE job_id = $1 AND chunk_index = $2 AND state <> 'done'""")
-            .execute(Tuple.of(lease.jobId(), lease.chunkIndex(), workerId))
-            .compose(x -> conn.preparedQuery("SELECT count(*) AS open FROM job_chunks WHERE job_id = $1 AND state <> 'done'")
-                .execute(Tuple.of(lease.jobId())))
-            .compose(open -> {
-              if (jobRows.size() == 0) {
-                // deleted while the worker held this chunk
-                return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
-              }
-              Row job = jobRows.iterator().next();
-              boolean last = open.iterator().next().getLong("open") == 0;
-              if (!last || JobStatus.of(job.getString("status")) != JobStatus.RUNNING) {
-                return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
-              }
-              int total = job.getInteger("total_images");
-              int failed = job.getInteger("failed_images");
-              if (total > 0 && (double) failed / total > maxFailedRatio) {
-                return transition(conn, lease.jobId(), JobStatus.FAILED,
-                    failed + " of " + total + " images failed (more than the allowed ratio " + maxFailedRatio + ")");
-              }
-              return transition(conn, lease.jobId(), JobStatus.COMPLETED, null);
-            })));
+        .compose(jobRows -> {
+          if (jobRows.size() == 0) { // deleted while the worker held this chunk
+            return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
+          }
+          Row job = jobRows.iterator().next();
+          return finishChunk(conn, lease, workerId, maxFailedRatio, JobStatus.of(job.getString("status")),
+              job.getInteger("total_images"), job.getInteger("failed_images"));
+        }));
+  }
+
+  /** {@link #finishChunk} with the job row already locked in this transaction, and its counters as they are now. */
+  private Future<Outcome<Optional<Job>>> finishChunk(SqlConnection conn, ChunkLease lease, String workerId,
+                                                     double maxFailedRatio, JobStatus status, int total, int failed) {
+    // one statement: the chunk marked done, and how many others are still open (the update's own row is not yet
+    // visible to the count, so it is left out by index)
+    return conn.preparedQuery("""
+            WITH done AS (UPDATE job_chunks SET state = 'done', processed_by = $3, lease_owner = NULL,
+                                 lease_expires_at = NULL
+                          WHERE job_id = $1 AND chunk_index = $2 AND state <> 'done')
+            SELECT count(*) AS open FROM job_chunks WHERE job_id = $1 AND state <> 'done' AND chunk_index <> $2""")
+        .execute(Tuple.of(lease.jobId(), lease.chunkIndex(), workerId))
+        .compose(open -> {
+          boolean last = open.iterator().next().getLong("open") == 0;
+          if (!last || status != JobStatus.RUNNING) {
+            return Future.succeededFuture(new Outcome<>(Optional.<Job>empty(), List.<JobEvent>of()));
+          }
+          if (total > 0 && (double) failed / total > maxFailedRatio) {
+            return transition(conn, lease.jobId(), JobStatus.FAILED,
+                failed + " of " + total + " images failed (more than the allowed ratio " + maxFailedRatio + ")");
+          }
+          return transition(conn, lease.jobId(), JobStatus.COMPLETED, null);
+        });
   }
 
   // ---------------------------------------------------------------- events

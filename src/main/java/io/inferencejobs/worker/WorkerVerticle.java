@@ -16,6 +16,7 @@ import io.inferencejobs.jobs.ChunkLease;
 import io.inferencejobs.jobs.ImageRef;
 import io.inferencejobs.jobs.InferenceSettings;
 import io.inferencejobs.jobs.Job;
+import io.inferencejobs.jobs.JobRepository;
 import io.inferencejobs.jobs.JobStatus;
 import io.inferencejobs.jobs.ResultRow;
 import io.inferencejobs.metrics.Metrics;
@@ -295,6 +296,8 @@ public final class WorkerVerticle extends VerticleBase {
         return failJob(job, "chunk " + lease.chunkIndex() + " failed " + maxAttempts + " times; the last time: "
             + (lease.lastError() == null ? "its worker stopped (lease expired)" : lease.lastError()));
       }
+      // Marked running while the images are fetched, decoded and run, not before: the first write of results
+      // waits for it. For a one-image job that takes a transaction off the path from create to completed.
       Future<Job> running = job.status() == JobStatus.PENDING
           ? ctx.jobs().transition(job.id(), JobStatus.RUNNING, null).map(moved -> {
             moved.ifPresent(m -> {
@@ -304,24 +307,27 @@ public final class WorkerVerticle extends VerticleBase {
             return moved.orElse(job);
           })
           : Future.succeededFuture(job);
-      return running.compose(rj -> pending.compose(images -> models.acquire(rj.modelUri())
+      double maxFailedRatio = ctx.config().worker().maxFailedRatio();
+      return pending.compose(images -> models.acquire(job.modelUri())
           .compose(held -> {
-            recordClassNames(rj.id(), held.engine.descriptor().classNames());
-            return runBatches(rj, held.engine, params(rj.inputData()), batches(images, held.engine.batchSize()), 0,
-                    null, early)
+            recordClassNames(job.id(), held.engine.descriptor().classNames());
+            return runBatches(lease, running, held.engine, params(job.inputData()),
+                    batches(images, held.engine.batchSize()), 0, null, early)
                 .eventually(() -> {
                   held.release();
                   return Future.succeededFuture();
                 });
           })
-          .compose(v -> ctx.jobs().finishChunk(lease, workerId, ctx.config().worker().maxFailedRatio()))
+          // the last batch's write finished the chunk; a chunk with nothing left to run is finished here
+          .compose(last -> last != null ? Future.succeededFuture(last.finished())
+              : running.compose(rj -> ctx.jobs().finishChunk(lease, workerId, maxFailedRatio)))
           .onSuccess(finished -> finished.ifPresent(f -> {
             lastProgress.remove(f.id());
             logForJob(f.id(), () -> LOG.info("job {} {}: {} images, {} failed", f.id(), f.status().db(),
                 f.totalImages(), f.failedImages()));
           }))
           .<Void>mapEmpty()
-          .recover(err -> err instanceof StopChunk ? Future.succeededFuture() : Future.failedFuture(err))));
+          .recover(err -> err instanceof StopChunk ? Future.succeededFuture() : Future.failedFuture(err)));
     });
   }
 
@@ -373,20 +379,33 @@ public final class WorkerVerticle extends VerticleBase {
     });
   }
 
-  /** Runs batch i; batch i+1 is fetched and decoded while batch i is in inference. */
-  private Future<Void> runBatches(Job job, InferenceEngine engine, DetectionParams params,
-                                  List<List<ImageRef>> batches, int i, Future<List<Prepared>> current,
-                                  Map<Integer, Future<byte[]>> early) {
+  /**
+   * Runs batch i; batch i+1 is fetched and decoded while batch i is in inference. Results are written once the job
+   * is marked running; the last batch's write also finishes the chunk, in the same transaction. Gives that last
+   * write, or null when there was no batch.
+   */
+  private Future<JobRepository.LastWrite> runBatches(ChunkLease lease, Future<Job> running, InferenceEngine engine,
+                                                     DetectionParams params, List<List<ImageRef>> batches, int i,
+                                                     Future<List<Prepared>> current,
+                                                     Map<Integer, Future<byte[]>> early) {
     if (i >= batches.size()) {
       return Future.succeededFuture();
     }
+    long jobId = lease.jobId();
     Future<List<Prepared>> mine = current != null ? current : prepare(engine, batches.get(i), early);
     return mine.compose(prepared -> {
       Future<List<Prepared>> next = i + 1 < batches.size() ? prepare(engine, batches.get(i + 1), early) : null;
-      return infer(engine, prepared, params)
-          .compose(rows -> ctx.jobs().writeResults(job.id(), workerId, rows, progressDue(job.id())))
+      Future<List<ResultRow>> rows = infer(engine, prepared, params);
+      if (next == null) {
+        return rows.compose(r -> running.compose(rj -> ctx.jobs().writeLastResults(lease, workerId, r,
+                progressDue(jobId), ctx.config().worker().maxFailedRatio())))
+            .compose(last -> last.write().keepGoing() ? Future.succeededFuture(last)
+                : Future.failedFuture(new StopChunk()));
+      }
+      return rows.compose(r -> running.compose(rj -> ctx.jobs().writeResults(jobId, workerId, r,
+              progressDue(jobId))))
           .compose(outcome -> outcome.keepGoing()
-              ? runBatches(job, engine, params, batches, i + 1, next, early)
+              ? runBatches(lease, running, engine, params, batches, i + 1, next, early)
               : Future.failedFuture(new StopChunk()));
     });
   }
