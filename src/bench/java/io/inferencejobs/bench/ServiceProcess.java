@@ -118,6 +118,13 @@ final class ServiceProcess implements AutoCloseable {
     process.destroy();
     if (!process.waitFor(60, TimeUnit.SECONDS)) {
       process.destroyForcibly();
+      process.waitFor(10, TimeUnit.SECONDS);
+    }
+    // its embedded PostgreSQL and S3 data: hundreds of MB per run, left behind otherwise
+    try (var paths = Files.walk(dataDir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    } catch (IOException e) {
+      System.err.println("could not remove " + dataDir + ": " + e.getMessage());
     }
   }
 }

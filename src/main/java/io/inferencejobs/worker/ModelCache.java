@@ -14,8 +14,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Checkpoints loaded once per device: keyed by S3 URI and ETag, kept on disk (survives restarts) and in memory (a
@@ -36,6 +38,17 @@ final class ModelCache {
   private final long maxBytes;
   private final Metrics.WorkerMeters meters;
   private final Map<String, Entry> engines = new LinkedHashMap<>(16, 0.75f, true);
+  /**
+   * What S3 said of each checkpoint lately (size and ETag), for {@link #HEAD_TTL_MS}: a chunk of a busy model skips
+   * the HEAD request, which on a one-image job sat on the path to its first image. A checkpoint registered through
+   * the API clears it at once ({@link #forgetHeads}); the TTL bounds a change made to S3 some other way.
+   */
+  private final Map<String, CachedHead> heads = new HashMap<>();
+
+  static final long HEAD_TTL_MS = 5_000;
+
+  private record CachedHead(S3Storage.ObjectInfo info, long until) {
+  }
 
   private static final class Entry {
     final Future<InferenceEngine> load;
@@ -97,7 +110,21 @@ final class ModelCache {
     if (s3 == null) {
       return Future.failedFuture(new JobFailure("checkpoint " + uri + " is not an s3:// URI"));
     }
-    return storage.head(s3).compose(info -> {
+    CachedHead cached = heads.get(uri);
+    long now = System.nanoTime();
+    Future<Optional<S3Storage.ObjectInfo>> head = cached != null && now - cached.until() < 0
+        ? Future.succeededFuture(Optional.of(cached.info()))
+        : storage.head(s3).onSuccess(found -> {
+          if (found.isPresent()) { // a missing checkpoint is asked about again each time
+            if (heads.size() > 1_000) {
+              heads.clear();
+            }
+            heads.put(uri, new CachedHead(found.get(), System.nanoTime() + HEAD_TTL_MS * 1_000_000L));
+          } else {
+            heads.remove(uri);
+          }
+        });
+    return head.compose(info -> {
       if (info.isEmpty()) {
         return Future.failedFuture(new JobFailure("checkpoint " + uri + " does not exist"));
       }
@@ -124,6 +151,11 @@ final class ModelCache {
           .onFailure(err -> held.users--)
           .onSuccess(h -> evict());
     });
+  }
+
+  /** Drops what S3 said of every checkpoint: one was registered or replaced (on any node). */
+  void forgetHeads() {
+    heads.clear();
   }
 
   private Future<InferenceEngine> load(S3Uri s3, String key, String uri) {

@@ -69,6 +69,7 @@ public final class WorkerVerticle extends VerticleBase {
   private Metrics.WorkerMeters meters;
   private MessageConsumer<Object> consumer;
   private MessageConsumer<JsonObject> inspections;
+  private MessageConsumer<Long> checkpointChanges;
   private long heartbeatTimer;
   private long pollTimer;
   private int busy;
@@ -156,10 +157,13 @@ public final class WorkerVerticle extends VerticleBase {
     CheckpointInspector inspector = new CheckpointInspector(ctx.storage(), modelLoader,
         ctx.config().dataDir().resolve("model-cache"), ctx.config().limits().maxCheckpointBytes());
     inspections = vertx.eventBus().consumer(Addresses.CHECKPOINTS_INSPECT, inspector::handle);
+    // a checkpoint registered or replaced through any API node: ask S3 again before the next chunk uses it
+    checkpointChanges = vertx.eventBus().consumer(Addresses.TRAINING_JOBS_CHANGED, m -> models.forgetHeads());
     heartbeatTimer = vertx.setPeriodic(Math.max(200, lease * 1000L / 3), id -> heartbeat());
     // PostgreSQL is the source of truth: look for expired leases and missed notifications now and then
     pollTimer = vertx.setPeriodic(Math.max(500, lease * 1000L / 2), id -> pump());
-    return Future.all(consumer.completion(), inspections.completion()).compose(v -> announce()).onSuccess(v -> {
+    return Future.all(consumer.completion(), inspections.completion(), checkpointChanges.completion())
+        .compose(v -> announce()).onSuccess(v -> {
       LOG.info("worker {} ready on {} ({} slots)", workerId, provider, slots);
       pump();
     });
@@ -190,6 +194,7 @@ public final class WorkerVerticle extends VerticleBase {
         })
         .compose(v -> consumer.unregister())
         .compose(v -> inspections.unregister())
+        .compose(v -> checkpointChanges.unregister())
         .eventually(() -> {
           models.close();
           inference.close();

@@ -244,8 +244,13 @@ class SegPoseIT extends SharedServiceIT {
     long tj = trainingJob("classification");
     // a real ONNX model that reads each image's mean red, green and blue as the scores of 3 classes
     Path model = Files.createTempFile("classifier", ".onnx");
-    Files.write(model, io.inferencejobs.inference.TinyOnnx.channelMeans(64, 64));
-    HttpResponse<Buffer> r = put(tj, "best", model);
+    HttpResponse<Buffer> r;
+    try {
+      Files.write(model, io.inferencejobs.inference.TinyOnnx.channelMeans(64, 64));
+      r = put(tj, "best", model);
+    } finally {
+      Files.delete(model);
+    }
     assertThat(r.statusCode()).as(r.bodyAsString()).isEqualTo(201);
     assertThat(r.bodyAsJsonObject().getString("task")).isEqualTo("classify");
 
@@ -276,6 +281,23 @@ class SegPoseIT extends SharedServiceIT {
       assertThat(c[6]).isEqualTo(classes.getJsonObject(i).getString("class_name"));
       assertThat(Double.parseDouble(c[7])).isEqualTo(classes.getJsonObject(i).getDouble("score"));
       assertThat(c[8]).isEmpty();
+    }
+
+    // replaced through the API under the same name, the checkpoint's next job runs the new model at once: workers
+    // remember what S3 said of a checkpoint for a few seconds, and a registration makes every one of them forget
+    Path constant = Files.createTempFile("classifier", ".onnx");
+    try {
+      Files.write(constant, io.inferencejobs.inference.TinyOnnx.constant(64, 64, new long[] {1, 3},
+          new float[] {0.1f, 0.7f, 0.2f}, Map.of()));
+      HttpResponse<Buffer> replaced = put(tj, "best", constant);
+      assertThat(replaced.statusCode()).as(replaced.bodyAsString()).isEqualTo(200);
+    } finally {
+      Files.delete(constant);
+    }
+    for (JsonObject image : run(tj, "classification")) {
+      JsonObject top = image.getJsonArray("classifications").getJsonObject(0);
+      assertThat(top.getString("class_name")).isEqualTo("class_1");
+      assertThat(top.getDouble("score")).isCloseTo(0.7, org.assertj.core.data.Offset.offset(1e-3));
     }
   }
 }
