@@ -37,6 +37,15 @@ public final class BenchClusterCommand {
     int images = Integer.parseInt(o.getOrDefault("images", "160"));
     int lease = Integer.parseInt(o.getOrDefault("lease-seconds", "5"));
     try {
+      if (o.containsKey("simulate")) {
+        DispatchSimulation.run(Integer.parseInt(o.get("simulate")),
+            Integer.parseInt(o.getOrDefault("sim-workers", "64")),
+            java.util.Arrays.stream(o.getOrDefault("sim-chunk", "32").split(",")).mapToInt(Integer::parseInt)
+                .toArray(),
+            Integer.parseInt(o.getOrDefault("sim-batch", "8")),
+            Double.parseDouble(o.getOrDefault("sim-ms", "1")));
+        return 0;
+      }
       new BenchClusterCommand().bench(images, lease);
       return 0;
     } catch (Exception e) {

@@ -18,7 +18,7 @@ import java.util.Map;
  * for them, the settings a node needs to use them, and a small pool for the benchmark's own queries.
  */
 final class BenchDb implements AutoCloseable {
-  private final Vertx vertx = Vertx.vertx();
+  final Vertx vertx = Vertx.vertx();
   final Pool pool;
 
   BenchDb(int pgPort) {

@@ -405,6 +405,9 @@ public final class JobRepository {
   public record WriteOutcome(boolean keepGoing, Job job, int inserted) {
   }
 
+  /** Progress events of one job are at least this far apart (10 a second at most), however many workers run it. */
+  public static final long PROGRESS_INTERVAL_MS = 100;
+
   /**
    * Writes a batch of results idempotently per (job, image_index), moves the counters by the rows actually
    * inserted, and records one {@code image} event per new result plus an optional {@code progress} event.
@@ -459,13 +462,17 @@ public final class JobRepository {
     String[] code = results.stream().map(ResultRow::errorCode).toArray(String[]::new);
     String[] cls = results.stream().map(r -> r.classifications() == null ? null : r.classifications().encode())
         .toArray(String[]::new);
-    return conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
-        .execute(Tuple.of(jobId))
+    // the job row's lock also orders the job's progress events: one per PROGRESS_INTERVAL at most, whatever the
+    // number of workers writing its results
+    return conn.preparedQuery("SELECT status, (progress_at IS NULL OR progress_at <= now() - make_interval(secs => "
+            + "$2)) AS progress_due FROM inference_jobs WHERE id = $1 FOR UPDATE")
+        .execute(Tuple.of(jobId, PROGRESS_INTERVAL_MS / 1000.0))
         .compose(rows -> {
           Optional<Row> row = first(rows);
           if (row.isEmpty() || JobStatus.of(row.get().getString("status")) != JobStatus.RUNNING) {
             return Future.succeededFuture(new Outcome<>(new WriteOutcome(false, null, 0), List.<JobEvent>of()));
           }
+          boolean progress = progressDue && row.get().getBoolean("progress_due");
           return conn.preparedQuery("""
                   INSERT INTO image_results (job_id, image_index, width, height, predictions, num_detections,
                     decode_time_ms, preprocessing_time_ms, inference_time_ms, postprocessing_time_ms, error, worker,
@@ -496,8 +503,9 @@ public final class JobRepository {
                 int c = count;
                 return updateJob(conn, """
                         UPDATE inference_jobs SET processed_images = processed_images + $2,
-                          failed_images = failed_images + $3, inference_time_ms_sum = inference_time_ms_sum + $4
-                        WHERE id = $1""", Tuple.of(jobId, count, failed, infSum))
+                          failed_images = failed_images + $3, inference_time_ms_sum = inference_time_ms_sum + $4,
+                          progress_at = CASE WHEN $5 AND $2 > 0 THEN now() ELSE progress_at END
+                        WHERE id = $1""", Tuple.of(jobId, count, failed, infSum, progress))
                     .map(Optional::orElseThrow)
                     .compose(job -> {
                       List<NewEvent> events = new ArrayList<>();
@@ -509,7 +517,7 @@ public final class JobRepository {
                               .put("error", r.error())));
                         }
                       }
-                      if (c > 0 && (progressDue || job.processedImages() >= job.totalImages())) {
+                      if (c > 0 && (progress || job.processedImages() >= job.totalImages())) {
                         events.add(new NewEvent(JobEvent.PROGRESS, progress(job)));
                       }
                       return appendEvents(conn, job, events)

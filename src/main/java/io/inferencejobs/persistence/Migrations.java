@@ -24,7 +24,8 @@ public final class Migrations {
   /** The versions that exist; a new migration file is added here and in the folder. */
   static final List<String> FILES = List.of("V1__init.sql", "V2__job_owner.sql", "V3__tenants.sql", "V4__chunk_retries.sql",
       "V5__checkpoint_info.sql", "V6__worker_degraded.sql",
-      "V7__export_data.sql", "V8__task_types.sql", "V9__classifications.sql");
+      "V7__export_data.sql", "V8__task_types.sql", "V9__classifications.sql",
+      "V10__progress_at.sql");
 
   private Migrations() {
   }

@@ -217,4 +217,58 @@ class EventStreamIT extends SharedServiceIT {
     assertThat(r.getHeader("Content-Type")).startsWith("application/json");
     assertThat(r.bodyAsJsonObject().getJsonObject("error").getString("code")).isEqualTo("not_found");
   }
+
+  @Test
+  void progressEventsOfOneJobAreAtLeast100MsApartHoweverManyWritersItHas() {
+    // four writers at once, as four workers would be, each asking for a progress event with every write: the job
+    // row's lock lets one through per 100 ms
+    var repo = new io.inferencejobs.jobs.JobRepository(node.pool(), events -> { });
+    List<io.inferencejobs.jobs.ImageRef> refs = new ArrayList<>();
+    for (int i = 0; i < 400; i++) {
+      refs.add(new io.inferencejobs.jobs.ImageRef(i, "s3://inference-jobs/none/" + i + ".jpg", i + ".jpg"));
+    }
+    long trainingJob = Api.await(node.pool().query("SELECT id FROM training_jobs ORDER BY id LIMIT 1").execute())
+        .iterator().next().getLong("id");
+    var job = Api.await(repo.create(new io.inferencejobs.jobs.NewJob(trainingJob, "pretrained",
+        "s3://inference-jobs/none.onnx", "batch", "detection", new JsonObject(), null, null, null, null, null, null),
+        refs, 400, 0));
+    // no worker is to run it: its one chunk is done before any could lease it (one that did would only write
+    // results too, under the same rule)
+    Api.await(node.pool().preparedQuery("UPDATE job_chunks SET state = 'done' WHERE job_id = $1")
+        .execute(io.vertx.sqlclient.Tuple.of(job.id())));
+    Api.await(repo.transition(job.id(), io.inferencejobs.jobs.JobStatus.RUNNING, null));
+    long end = System.nanoTime() + 400_000_000L;
+    List<Future<Void>> writers = new ArrayList<>();
+    for (int w = 0; w < 4; w++) {
+      int first = w * 100;
+      writers.add(write(repo, job.id(), first, first + 99, end));
+    }
+    Api.await(Future.all(writers));
+
+    List<Long> at = new ArrayList<>();
+    Api.await(node.pool().preparedQuery("SELECT (extract(epoch FROM created_at) * 1000000)::bigint AS us "
+            + "FROM job_events WHERE job_id = $1 AND type = 'progress' ORDER BY seq")
+        .execute(io.vertx.sqlclient.Tuple.of(job.id()))).forEach(r -> at.add(r.getLong("us")));
+    long writes = Api.await(node.pool().preparedQuery("SELECT count(*) AS n FROM image_results WHERE job_id = $1")
+        .execute(io.vertx.sqlclient.Tuple.of(job.id()))).iterator().next().getLong("n");
+    assertThat(writes).as("results written in 0.4 s").isGreaterThan(20);
+    assertThat(at).as("progress events over 0.4 s of writes").hasSizeGreaterThanOrEqualTo(2);
+    for (int i = 1; i < at.size(); i++) {
+      assertThat(at.get(i) - at.get(i - 1)).as("gap before progress event %d of %s", i, at)
+          .isGreaterThanOrEqualTo(100_000L);
+    }
+    Api.await(repo.transition(job.id(), io.inferencejobs.jobs.JobStatus.CANCELLED, null));
+  }
+
+  /** Writes one result at a time, from {@code index} to {@code last}, until {@code end}; each asks for progress. */
+  private static Future<Void> write(io.inferencejobs.jobs.JobRepository repo, long jobId, int index, int last,
+                                    long end) {
+    if (index > last || System.nanoTime() > end) {
+      return Future.succeededFuture();
+    }
+    var row = new io.inferencejobs.jobs.ResultRow(index, index + ".jpg", 768, 576, new JsonArray(), 1.0, 1.0, 1.0,
+        1.0, null, null);
+    return repo.writeResults(jobId, "writer", List.of(row), true)
+        .compose(outcome -> write(repo, jobId, index + 1, last, end));
+  }
 }
