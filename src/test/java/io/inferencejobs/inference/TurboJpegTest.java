@@ -105,6 +105,32 @@ class TurboJpegTest {
         imageIo.predict(List.of(dog), TestData.defaultParams()).get(0).detections());
   }
 
+  @Test
+  void damagedJpegsAreRefusedOrDecodedNeverCrashTheProcess() {
+    // the decoder is native code: a file built to hurt it must end in an ImageException or pixels, not in a crash
+    byte[] dog = TestData.image("dog.jpg");
+    java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+    int refused = 0;
+    for (int i = 0; i < 400; i++) {
+      byte[] bad = java.util.Arrays.copyOf(dog, i % 4 == 0 ? random.nextInt(4, dog.length) : dog.length);
+      int flips = 1 + random.nextInt(16);
+      for (int f = 0; f < flips; f++) {
+        // mostly in the headers and tables (first 1 KB), where a wrong length or size does the most harm
+        int at = random.nextInt(4) == 0 ? random.nextInt(bad.length) : random.nextInt(Math.min(1024, bad.length));
+        bad[at] = (byte) random.nextInt(256);
+      }
+      try {
+        ImageDecoder.Decoded d = ImageDecoder.decode(bad, 100_000_000L, ResizeMode.LETTERBOX, 640, 640, true);
+        assertThat(d.pixels().width()).isPositive();
+        assertThat(d.pixels().height()).isPositive();
+      } catch (ImageException e) {
+        refused++;
+        assertThat(e.getMessage()).isNotBlank();
+      }
+    }
+    assertThat(refused).as("damaged files refused").isPositive();
+  }
+
   /** Every confident finding of one has a match of the same class, close score and overlapping box in the other. */
   private static void assertSameFindings(List<Detection> a, List<Detection> b) {
     List<Detection> confidentA = a.stream().filter(d -> d.confidence() >= 0.5f).toList();
