@@ -41,6 +41,10 @@ final class DispatchSimulation {
   private static final int WRITE_LAST = 7; // the same, plus the chunk's finish (one statement)
   private static final int COMPLETE = 2; // the job's transition and its events, once
 
+  /** Connections of the leases' own pool; 0: the leases share the writes' pool. */
+  static int LEASE_POOL = 0;
+  static String URI;
+
   private DispatchSimulation() {
   }
 
@@ -53,6 +57,7 @@ final class DispatchSimulation {
          ServiceProcess api = ServiceProcess.start("512m", with(BenchDb.nodeSettings(pgPort, s3Port),
              "ROLES", "api", "AUTH_ENABLED", "false"));
          BenchDb db = new BenchDb(pgPort, 16)) {
+      URI = "postgresql://postgres:postgres@127.0.0.1:" + pgPort + "/postgres";
       for (int chunk : chunkSizes) {
         out.add(once(db, images, workers, chunk, batch, msPerImage));
       }
@@ -72,7 +77,11 @@ final class DispatchSimulation {
         eventsPerSecond.computeIfAbsent(e.type() + "@" + second, k -> new LongAdder()).increment();
       }
     });
-    ChunkRepository chunks = new ChunkRepository(db.pool);
+    // leases on a pool of their own (LEASE_POOL > 0), or on the pool the writes use
+    io.vertx.sqlclient.Pool leasePool = LEASE_POOL <= 0 ? db.pool : io.vertx.pgclient.PgBuilder.pool()
+        .with(new io.vertx.sqlclient.PoolOptions().setMaxSize(LEASE_POOL))
+        .connectingTo(io.vertx.pgclient.PgConnectOptions.fromUri(URI)).using(db.vertx).build();
+    ChunkRepository chunks = new ChunkRepository(leasePool);
     List<ImageRef> refs = new ArrayList<>(images);
     for (int i = 0; i < images; i++) {
       refs.add(new ImageRef(i, "s3://inference-jobs/sim/" + i + ".jpg", i + ".jpg"));
@@ -124,7 +133,11 @@ final class DispatchSimulation {
       events.append(String.format(java.util.Locale.ROOT, "%s %,d/s at most (%.0f/s mean); ", e.getKey(),
           e.getValue()[0], e.getValue()[1] / seconds));
     }
-    return String.format(java.util.Locale.ROOT, "%,d images, chunks of %d, batches of %d, %d simulated workers at "
+    if (leasePool != db.pool) {
+      Http.await(leasePool.close());
+    }
+    return String.format(java.util.Locale.ROOT, (LEASE_POOL > 0 ? "leases on their own pool of " + LEASE_POOL
+        + ": " : "") + "%,d images, chunks of %d, batches of %d, %d simulated workers at "
             + "%.1f ms/image (bound %,.0f images/s): %,.0f images/s in %.1f s (job created in %.1f s); %.3f "
             + "PostgreSQL statements per image (%,d); chunk lease p50 %.1f ms, p99 %.1f ms; result write p50 %.1f "
             + "ms, p99 %.1f ms; results %,d for %,d distinct images, job %s with %,d processed; events: %s",

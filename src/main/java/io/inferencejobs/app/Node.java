@@ -54,6 +54,9 @@ public final class Node implements AutoCloseable {
   private EmbeddedPostgresServer embeddedPg;
   private EmbeddedS3Server embeddedS3;
   private Pool pool;
+  private Pool leasePool;
+  /** Connections of a worker node's lease pool, beside {@code postgres.pool_size}. */
+  public static final int LEASE_POOL_SIZE = 2;
   private S3Storage storage;
   private S3Storage workerStorage;
   private BoundedExecutor io;
@@ -121,6 +124,11 @@ public final class Node implements AutoCloseable {
         : Future.succeededFuture(config.s3().endpoint());
     return Future.all(pgPort, s3Endpoint).compose(ready -> {
       pool = Database.pool(vertx, config.postgres(), pgPort.result());
+      if (config.hasRole(Role.WORKER)) {
+        // leases, lease extensions and image lists on connections of their own: under load, the result writes
+        // fill the main pool, and a free worker would otherwise wait behind them for its next chunk
+        leasePool = Database.pool(vertx, config.postgres(), pgPort.result(), "pg-lease-pool", LEASE_POOL_SIZE);
+      }
       storage = new S3Storage(config.s3(), s3Endpoint.result(), io);
       if (workerIo != null) {
         workerStorage = new S3Storage(config.s3(), s3Endpoint.result(), workerIo);
@@ -185,7 +193,7 @@ public final class Node implements AutoCloseable {
   private Future<Void> deployRoles() {
     Future<Void> chain = Future.succeededFuture();
     if (config.hasRole(Role.WORKER)) {
-      WorkerContext wc = new WorkerContext(config, jobs, new ChunkRepository(pool), new WorkerRepository(pool),
+      WorkerContext wc = new WorkerContext(config, jobs, new ChunkRepository(leasePool), new WorkerRepository(pool),
           workerStorage, decode, nodeId, metrics);
       for (String device : devices()) {
         WorkerVerticle w = new WorkerVerticle(wc, device);
@@ -343,6 +351,8 @@ public final class Node implements AutoCloseable {
     }
     return chain
         .compose(v -> pool == null ? Future.<Void>succeededFuture() : pool.close().recover(e -> Future.succeededFuture()))
+        .compose(v -> leasePool == null ? Future.<Void>succeededFuture()
+            : leasePool.close().recover(e -> Future.succeededFuture()))
         .compose(v -> vertx.executeBlocking(() -> {
           if (storage != null) {
             storage.close();

@@ -37,6 +37,11 @@ public final class Database {
 
   /** {@code embeddedPort} is used when the configuration names no external host. */
   public static Pool pool(Vertx vertx, PostgresConfig config, int embeddedPort) {
+    return pool(vertx, config, embeddedPort, "pg-pool", config.poolSize());
+  }
+
+  /** A pool of {@code size} connections under its own {@code name}, to the same database. */
+  public static Pool pool(Vertx vertx, PostgresConfig config, int embeddedPort, String name, int size) {
     PgConnectOptions connect = config.embedded()
         ? new PgConnectOptions().setHost("127.0.0.1").setPort(embeddedPort).setDatabase("postgres")
             .setUser("postgres").setPassword("postgres")
@@ -46,7 +51,7 @@ public final class Database {
     if (!config.embedded()) {
       tls(connect, config);
     }
-    PoolOptions pool = new PoolOptions().setMaxSize(config.poolSize()).setName("pg-pool").setShared(true)
+    PoolOptions pool = new PoolOptions().setMaxSize(size).setName(name).setShared(true)
         .setMaxWaitQueueSize(1024);
     return PgBuilder.pool().with(pool).connectingTo(connect).using(vertx).build();
   }
