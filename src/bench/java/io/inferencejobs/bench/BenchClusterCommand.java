@@ -38,13 +38,13 @@ public final class BenchClusterCommand {
     int lease = Integer.parseInt(o.getOrDefault("lease-seconds", "5"));
     try {
       if (o.containsKey("simulate")) {
-        DispatchSimulation.LEASE_POOL = Integer.parseInt(o.getOrDefault("sim-lease-pool", "0"));
         DispatchSimulation.run(Integer.parseInt(o.get("simulate")),
             Integer.parseInt(o.getOrDefault("sim-workers", "64")),
             java.util.Arrays.stream(o.getOrDefault("sim-chunk", "32").split(",")).mapToInt(Integer::parseInt)
                 .toArray(),
             Integer.parseInt(o.getOrDefault("sim-batch", "8")),
-            Double.parseDouble(o.getOrDefault("sim-ms", "1")));
+            Double.parseDouble(o.getOrDefault("sim-ms", "1")),
+            Integer.parseInt(o.getOrDefault("sim-lease-pool", "0")));
         return 0;
       }
       new BenchClusterCommand().bench(images, lease);

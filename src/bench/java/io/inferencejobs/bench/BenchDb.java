@@ -25,10 +25,17 @@ final class BenchDb implements AutoCloseable {
     this(pgPort, 2);
   }
 
+  private final PgConnectOptions connect;
+
   BenchDb(int pgPort, int poolSize) {
-    pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(new PgConnectOptions()
-        .setHost("127.0.0.1").setPort(pgPort).setDatabase("postgres").setUser("postgres").setPassword("postgres"))
-        .using(vertx).build();
+    connect = new PgConnectOptions().setHost("127.0.0.1").setPort(pgPort).setDatabase("postgres")
+        .setUser("postgres").setPassword("postgres");
+    pool = newPool(poolSize);
+  }
+
+  /** Another pool to the same database, on the same Vert.x; the caller closes it. */
+  Pool newPool(int size) {
+    return PgBuilder.pool().with(new PoolOptions().setMaxSize(size)).connectingTo(connect).using(vertx).build();
   }
 
   RowSet<Row> query(String sql, Tuple t) {

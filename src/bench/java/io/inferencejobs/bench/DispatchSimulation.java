@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.LongAdder;
  * per image instead of decoding and inference. Prints images/s, PostgreSQL statements per image (each call's
  * statements counted from the code it runs), chunk dispatch latency, the events a subscriber of the job would get
  * per second, and checks that every image has exactly one result. {@code --sim-chunk 32,256} repeats it per chunk
- * size.
+ * size; {@code --sim-lease-pool 2} gives the leases connections of their own, as a worker node has.
  */
 final class DispatchSimulation {
 
@@ -41,14 +41,12 @@ final class DispatchSimulation {
   private static final int WRITE_LAST = 7; // the same, plus the chunk's finish (one statement)
   private static final int COMPLETE = 2; // the job's transition and its events, once
 
-  /** Connections of the leases' own pool; 0: the leases share the writes' pool. */
-  static int LEASE_POOL = 0;
-  static String URI;
-
   private DispatchSimulation() {
   }
 
-  static void run(int images, int workers, int[] chunkSizes, int batch, double msPerImage) throws Exception {
+  /** {@code leasePool}: connections of a pool the leases have to themselves; 0 to share the writes' pool. */
+  static void run(int images, int workers, int[] chunkSizes, int batch, double msPerImage, int leasePool)
+      throws Exception {
     int pgPort = BenchDb.freePort();
     int s3Port = BenchDb.freePort();
     System.out.println("starting PostgreSQL + S3 (own process) and an API node to migrate the schema ...");
@@ -57,9 +55,8 @@ final class DispatchSimulation {
          ServiceProcess api = ServiceProcess.start("512m", with(BenchDb.nodeSettings(pgPort, s3Port),
              "ROLES", "api", "AUTH_ENABLED", "false"));
          BenchDb db = new BenchDb(pgPort, 16)) {
-      URI = "postgresql://postgres:postgres@127.0.0.1:" + pgPort + "/postgres";
       for (int chunk : chunkSizes) {
-        out.add(once(db, images, workers, chunk, batch, msPerImage));
+        out.add(once(db, images, workers, chunk, batch, msPerImage, leasePool));
       }
     }
     System.out.println();
@@ -67,7 +64,8 @@ final class DispatchSimulation {
     out.forEach(System.out::println);
   }
 
-  private static String once(BenchDb db, int images, int workers, int chunk, int batch, double msPerImage)
+  private static String once(BenchDb db, int images, int workers, int chunk, int batch, double msPerImage,
+                             int leasePoolSize)
       throws Exception {
     Map<String, LongAdder> eventsPerSecond = new ConcurrentHashMap<>();
     long t0 = System.nanoTime();
@@ -77,10 +75,8 @@ final class DispatchSimulation {
         eventsPerSecond.computeIfAbsent(e.type() + "@" + second, k -> new LongAdder()).increment();
       }
     });
-    // leases on a pool of their own (LEASE_POOL > 0), or on the pool the writes use
-    io.vertx.sqlclient.Pool leasePool = LEASE_POOL <= 0 ? db.pool : io.vertx.pgclient.PgBuilder.pool()
-        .with(new io.vertx.sqlclient.PoolOptions().setMaxSize(LEASE_POOL))
-        .connectingTo(io.vertx.pgclient.PgConnectOptions.fromUri(URI)).using(db.vertx).build();
+    // leases on a pool of their own, as a worker node has, or on the pool the writes use
+    io.vertx.sqlclient.Pool leasePool = leasePoolSize <= 0 ? db.pool : db.newPool(leasePoolSize);
     ChunkRepository chunks = new ChunkRepository(leasePool);
     List<ImageRef> refs = new ArrayList<>(images);
     for (int i = 0; i < images; i++) {
@@ -136,7 +132,7 @@ final class DispatchSimulation {
     if (leasePool != db.pool) {
       Http.await(leasePool.close());
     }
-    return String.format(java.util.Locale.ROOT, (LEASE_POOL > 0 ? "leases on their own pool of " + LEASE_POOL
+    return String.format(java.util.Locale.ROOT, (leasePoolSize > 0 ? "leases on their own pool of " + leasePoolSize
         + ": " : "") + "%,d images, chunks of %d, batches of %d, %d simulated workers at "
             + "%.1f ms/image (bound %,.0f images/s): %,.0f images/s in %.1f s (job created in %.1f s); %.3f "
             + "PostgreSQL statements per image (%,d); chunk lease p50 %.1f ms, p99 %.1f ms; result write p50 %.1f "

@@ -105,12 +105,20 @@ final class ImageDecoder {
     if (decoded == null) {
       return null;
     }
-    if (decoded.truncated() != null) {
-      throw new ImageException(ImageException.CORRUPT,
-          "The JPEG data ends early; the file is truncated (" + decoded.truncated() + ").");
-    }
+    refuseIfTruncated("JPEG", decoded.warning() == null ? List.of() : List.of(decoded.warning()));
     Pixels upright = decoded.pixels().oriented(orientation);
     return new Decoded(upright, swap ? header.height() : header.width(), swap ? header.width() : header.height());
+  }
+
+  /** A decoder's warning that the data ended early (the rest of the image is filler) refuses the image. */
+  private static void refuseIfTruncated(String format, List<String> warnings) throws ImageException {
+    for (String w : warnings) {
+      String lower = w.toLowerCase(Locale.ROOT);
+      if (lower.contains("premature end") || lower.contains("truncated")) {
+        throw new ImageException(ImageException.CORRUPT,
+            "The " + format + " data ends early; the file is truncated (" + w.trim() + ").");
+      }
+    }
   }
 
   private static void checkSize(String format, int width, int height, long maxPixels) throws ImageException {
@@ -162,13 +170,7 @@ final class ImageDecoder {
         throw new ImageException(ImageException.CORRUPT,
             "The " + format + " data cannot be decoded; the file is damaged or truncated (" + reason(e) + ").", e);
       }
-      for (String w : warnings) {
-        String lower = w.toLowerCase(Locale.ROOT);
-        if (lower.contains("premature end") || lower.contains("truncated")) {
-          throw new ImageException(ImageException.CORRUPT,
-              "The " + format + " data ends early; the file is truncated (" + w.trim() + ").");
-        }
-      }
+      refuseIfTruncated(format, warnings);
       return "JPEG".equals(format) ? pixels.oriented(Exif.jpegOrientation(bytes)) : pixels;
     } catch (IOException e) { // closing an in-memory stream
       throw new ImageException(ImageException.CORRUPT, "The image cannot be read (" + reason(e) + ").", e);

@@ -76,7 +76,7 @@ public final class InferenceEngine implements AutoCloseable {
     this.fixedBatch = fixedBatch;
     this.batchSize = fixedBatch > 0 ? fixedBatch : options.batchSize();
     this.maxPixels = options.maxPixels();
-    this.turboJpeg = !options.jpegDecoder().equals("imageio") && TurboJpeg.available();
+    this.turboJpeg = usesTurboJpeg(options);
     this.imageFloats = 3 * descriptor.inputWidth() * descriptor.inputHeight();
     this.nchw = descriptor.inputLayout() == InputLayout.NCHW;
     this.bgr = "BGR".equalsIgnoreCase(descriptor.channelOrder());
@@ -166,7 +166,11 @@ public final class InferenceEngine implements AutoCloseable {
       throw new ModelException("The JPEG decoder is set to turbojpeg, but libturbojpeg cannot be loaded ("
           + TurboJpeg.loadError() + "); install it (Debian: libturbojpeg0) or set the decoder to auto.");
     }
-    return !options.jpegDecoder().equals("imageio") && TurboJpeg.available() ? "turbojpeg" : "imageio";
+    return usesTurboJpeg(options) ? "turbojpeg" : "imageio";
+  }
+
+  private static boolean usesTurboJpeg(EngineOptions options) {
+    return !options.jpegDecoder().equals("imageio") && TurboJpeg.available();
   }
 
   /** "turbojpeg" or "imageio": what decodes JPEG images. */

@@ -5,7 +5,6 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
-import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -113,13 +112,13 @@ final class TurboJpeg {
     return (side + d - 1) / d;
   }
 
-  /** Outcome of a decode: pixels, or the message of a warning that means the data ended early. */
-  record Decoded(Pixels pixels, String truncated) {
+  /** Outcome of a decode: the pixels, and the decoder's warning (or null); a warning can mean the data ended early. */
+  record Decoded(Pixels pixels, String warning) {
   }
 
   /**
    * Decodes to packed RGB at 1/d of the full size; null when TurboJPEG fails outright (the caller falls back).
-   * A warning about data ending early is returned as {@code truncated}: the bottom of the image is grey.
+   * A warning comes back with the pixels: when it says the data ended early, the bottom of the image is grey.
    */
   static Decoded decode(byte[] jpeg, Header header, int d) {
     Pointer handle = HANDLES.get();
@@ -130,7 +129,7 @@ final class TurboJpeg {
     // 12-megapixel image costs more than the decode.
     try (Memory buffer = new Memory(size)) {
       int rc = tjDecompress2(handle, jpeg, new NativeLong(jpeg.length), buffer, w, w * 3, h, TJPF_RGB, 0);
-      String truncated = null;
+      String warning = null;
       if (rc != 0) {
         String message = String.valueOf(tjGetErrorStr2(handle)).trim();
         boolean fatal = tjGetErrorCode(handle) != TJERR_WARNING;
@@ -139,14 +138,11 @@ final class TurboJpeg {
           LOG.debug("TurboJPEG could not decode the image ({}); trying ImageIO", message);
           return null;
         }
-        String lower = message.toLowerCase(Locale.ROOT);
-        if (lower.contains("premature end") || lower.contains("truncated")) {
-          truncated = message;
-        }
+        warning = message;
       }
       byte[] out = new byte[size];
       buffer.read(0, out, 0, size);
-      return new Decoded(new Pixels(out, 0, w, h, 3, w * 3, 0, 1, 2), truncated);
+      return new Decoded(new Pixels(out, 0, w, h, 3, w * 3, 0, 1, 2), warning);
     }
   }
 
