@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code bench-cluster --simulate N}: the job machinery at scale without a model. One large job of N images runs
  * through the service's own repositories (lease, image list, result writes, chunk finish) against a real
  * PostgreSQL in its own process, by {@code --sim-workers} simulated workers, each taking a fixed {@code --sim-ms}
- * per image instead of decoding and inference. Prints images/s, PostgreSQL statements per image (each call's
- * statements counted from the code it runs), chunk dispatch latency, the events a subscriber of the job would get
+ * per image instead of decoding and inference. Prints images/s, PostgreSQL statements per image (counted from the
+ * code each call runs), chunk dispatch latency, the events a subscriber of the job would get
  * per second, and checks that every image has exactly one result. {@code --sim-chunk 32,256} repeats it per chunk
  * size; {@code --sim-lease-pool 2} gives the leases connections of their own, as a worker node has.
  */
@@ -37,8 +37,8 @@ final class DispatchSimulation {
   /** Statements per call, as the repository code runs them (BEGIN and COMMIT included). */
   private static final int LEASE = 1;
   private static final int LIST = 1;
-  private static final int WRITE = 6; // BEGIN, lock the job, insert results, update counters, append events, COMMIT
-  private static final int WRITE_LAST = 7; // the same, plus the chunk's finish (one statement)
+  // the result writes count their own statements (JobRepository.writeCounts): several workers' writes of one job
+  // can share a transaction
   private static final int COMPLETE = 2; // the job's transition and its events, once
 
   private DispatchSimulation() {
@@ -114,7 +114,6 @@ final class DispatchSimulation {
         Tuple.of(job.id())).iterator().next();
     Row state = db.query("SELECT status, processed_images FROM inference_jobs WHERE id = $1", Tuple.of(job.id()))
         .iterator().next();
-    long total = statements.get() + COMPLETE;
     // events a subscriber of this job would get, per second: the busiest second and the mean
     Map<String, long[]> byType = new java.util.TreeMap<>();
     for (var e : eventsPerSecond.entrySet()) {
@@ -124,6 +123,8 @@ final class DispatchSimulation {
       agg[0] = Math.max(agg[0], n);
       agg[1] += n;
     }
+    long[] writeCounts = repo.writeCounts();
+    long total = statements.get() + COMPLETE + writeCounts[1];
     StringBuilder events = new StringBuilder();
     for (var e : byType.entrySet()) {
       events.append(String.format(java.util.Locale.ROOT, "%s %,d/s at most (%.0f/s mean); ", e.getKey(),
@@ -135,10 +136,11 @@ final class DispatchSimulation {
     return String.format(java.util.Locale.ROOT, (leasePoolSize > 0 ? "leases on their own pool of " + leasePoolSize
         + ": " : "") + "%,d images, chunks of %d, batches of %d, %d simulated workers at "
             + "%.1f ms/image (bound %,.0f images/s): %,.0f images/s in %.1f s (job created in %.1f s); %.3f "
-            + "PostgreSQL statements per image (%,d); chunk lease p50 %.1f ms, p99 %.1f ms; result write p50 %.1f "
+            + "PostgreSQL statements per image (%,d; %,d writes in %,d transactions); chunk lease p50 %.1f ms, p99 %.1f ms; result write p50 %.1f "
             + "ms, p99 %.1f ms; results %,d for %,d distinct images, job %s with %,d processed; events: %s",
         images, chunk, batch, workers, msPerImage, workers * 1000 / msPerImage,
-        images / seconds, seconds, createS, (double) total / images, total, Stats.pct(leaseMs, 50),
+        images / seconds, seconds, createS, (double) total / images, total, writeMs.size(), writeCounts[0],
+        Stats.pct(leaseMs, 50),
         Stats.pct(leaseMs, 99), Stats.pct(writeMs, 50), Stats.pct(writeMs, 99), check.getLong("n"),
         check.getLong("d"), state.getString("status"), state.getInteger("processed_images"), events);
   }
@@ -204,7 +206,6 @@ final class DispatchSimulation {
       Future<?> write = last ? repo.writeLastResults(lease, workerId, rows, progress, 1.0)
           : repo.writeResults(lease.jobId(), workerId, rows, progress);
       return write.compose(x -> {
-        statements.addAndGet(last ? WRITE_LAST : WRITE);
         writeMs.add((System.nanoTime() - w0) / 1e6);
         return batches(db, repo, lease, images, to, workerId, batch, msPerImage, prediction, statements, writeMs,
             lastProgress);

@@ -349,6 +349,20 @@ public final class JobRepository {
    * job does not exist; {@link Refused} while it may still run.
    */
   public Future<Optional<Deleted>> delete(long jobId) {
+    return deadlockRetried(() -> deleteOnce(jobId), 3);
+  }
+
+  /**
+   * {@code work} again when PostgreSQL broke a deadlock by ending it. A result write of a job cancelled a moment ago
+   * holds its image rows and waits for the job row, and a delete holds the job row and waits for its image rows:
+   * the write is stopped either way (its job is gone), and the delete is run again.
+   */
+  private static <T> Future<T> deadlockRetried(java.util.function.Supplier<Future<T>> work, int attempts) {
+    return work.get().recover(e -> attempts > 1 && e instanceof io.vertx.pgclient.PgException pg
+        && "40P01".equals(pg.getSqlState()) ? deadlockRetried(work, attempts - 1) : Future.failedFuture(e));
+  }
+
+  private Future<Optional<Deleted>> deleteOnce(long jobId) {
     return pool.withTransaction(conn -> conn.preparedQuery("SELECT status FROM inference_jobs WHERE id = $1 FOR UPDATE")
         .execute(Tuple.of(jobId))
         .compose(rows -> {
@@ -412,10 +426,14 @@ public final class JobRepository {
    * Writes a batch of results idempotently per (job, image_index), moves the counters by the rows actually
    * inserted, and records one {@code image} event per new result plus an optional {@code progress} event.
    * Writes nothing when the job is no longer running (cancelled meanwhile).
+   *
+   * <p>The writes of one job from this node run one transaction at a time; those that arrive while one runs go
+   * together in the next (see {@link WriteQueue}). A write that finds none running starts at once.
    */
   public Future<WriteOutcome> writeResults(long jobId, String workerId, List<ResultRow> results,
                                            boolean progressDue) {
-    return inTx(conn -> writeResults(conn, jobId, workerId, results, progressDue));
+    return writes.submit(jobId, new PendingWrite(jobId, null, workerId, results, progressDue, 0))
+        .map(LastWrite::write);
   }
 
   /**
@@ -427,26 +445,96 @@ public final class JobRepository {
    */
   public Future<LastWrite> writeLastResults(ChunkLease lease, String workerId, List<ResultRow> results,
                                             boolean progressDue, double maxFailedRatio) {
-    return inTx(conn -> writeResults(conn, lease.jobId(), workerId, results, progressDue).compose(written -> {
-      WriteOutcome w = written.value();
-      if (!w.keepGoing()) {
-        return Future.succeededFuture(new Outcome<>(new LastWrite(w, Optional.empty()), written.events()));
-      }
-      return finishChunk(conn, lease, workerId, maxFailedRatio, w.job().status(), w.job().totalImages(),
-          w.job().failedImages()).map(finished -> {
-            List<JobEvent> events = new ArrayList<>(written.events());
-            events.addAll(finished.events());
-            return new Outcome<>(new LastWrite(w, finished.value()), events);
-          });
-    }));
+    return writes.submit(lease.jobId(),
+        new PendingWrite(lease.jobId(), lease, workerId, results, progressDue, maxFailedRatio));
   }
 
   /** What {@link #writeLastResults} did: the write, and the job when the chunk's finish ended it. */
   public record LastWrite(WriteOutcome write, Optional<Job> finished) {
   }
 
-  private Future<Outcome<WriteOutcome>> writeResults(SqlConnection conn, long jobId, String workerId,
-                                                     List<ResultRow> results, boolean progressDue) {
+  /** Most result rows one transaction writes for one job. */
+  static final int MAX_ROWS_PER_WRITE = 2048;
+
+  private final WriteQueue<Long, PendingWrite, LastWrite> writes =
+      new WriteQueue<>(this::writeGroup, w -> w.results().size(), MAX_ROWS_PER_WRITE);
+
+  private final java.util.concurrent.atomic.LongAdder writeTransactions = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder writeStatements = new java.util.concurrent.atomic.LongAdder();
+
+  /**
+   * Transactions and statements the result writes of this node ran so far (BEGIN and COMMIT counted), for the
+   * benchmarks' statements per image.
+   */
+  public long[] writeCounts() {
+    return new long[] {writeTransactions.sum(), writeStatements.sum()};
+  }
+
+  /** A worker's write waiting for its turn: {@code lease} is set when it is the chunk's last. */
+  private record PendingWrite(long jobId, ChunkLease lease, String workerId, List<ResultRow> results,
+                              boolean progressDue, double maxFailedRatio) {
+  }
+
+  private static final WriteOutcome STOPPED = new WriteOutcome(false, null, 0);
+
+  /**
+   * Whether a write failed because its job stopped running: cancelled or ended (found under the job row's lock), or
+   * deleted with its images while the results went in (their foreign key).
+   */
+  private static boolean notRunning(Throwable e) {
+    return e instanceof NotRunning
+        || e instanceof io.vertx.pgclient.PgException pg && "23503".equals(pg.getSqlState());
+  }
+
+  /**
+   * Writes of one job in one transaction: all their results, the counters and events once, then the chunks whose
+   * last batch is among them, one after the other (only the last of the job's chunks can end it).
+   */
+  private Future<List<LastWrite>> writeGroup(List<PendingWrite> group) {
+    writeTransactions.increment();
+    return inTx(conn -> writeResults(conn, group).compose(written -> {
+      List<LastWrite> out = new ArrayList<>();
+      List<JobEvent> events = new ArrayList<>(written.events());
+      Future<Optional<Job>> finishing = Future.succeededFuture(Optional.empty());
+      Job job = written.value().job();
+      for (int i = 0; i < group.size(); i++) {
+        PendingWrite w = group.get(i);
+        WriteOutcome outcome = new WriteOutcome(true, job, written.value().inserted()[i]);
+        if (w.lease() == null) {
+          out.add(new LastWrite(outcome, Optional.empty()));
+          continue;
+        }
+        int k = out.size();
+        out.add(new LastWrite(outcome, Optional.empty()));
+        finishing = finishing.compose(ended -> ended.isPresent() ? Future.succeededFuture(ended)
+            : finishChunk(conn, w.lease(), w.workerId(), w.maxFailedRatio(), job.status(), job.totalImages(),
+                job.failedImages()).map(finished -> {
+                  writeStatements.increment();
+                  events.addAll(finished.events());
+                  out.set(k, new LastWrite(outcome, finished.value()));
+                  return finished.value();
+                }));
+      }
+      return finishing.map(x -> new Outcome<>(out, events));
+    })).recover(e -> notRunning(e)
+        ? Future.succeededFuture(group.stream().map(w -> new LastWrite(STOPPED, Optional.<Job>empty())).toList())
+        : Future.failedFuture(e));
+  }
+
+  /** The job after a group's write, and how many rows each write of the group inserted. */
+  private record Written(Job job, int[] inserted) {
+  }
+
+  private Future<Outcome<Written>> writeResults(SqlConnection conn, List<PendingWrite> group) {
+    long jobId = group.get(0).jobId();
+    List<ResultRow> results = new ArrayList<>();
+    List<String> workers = new ArrayList<>();
+    boolean progressDue = false;
+    for (PendingWrite w : group) {
+      results.addAll(w.results());
+      w.results().forEach(r -> workers.add(w.workerId()));
+      progressDue |= w.progressDue();
+    }
     Integer[] idx = results.stream().map(ResultRow::imageIndex).toArray(Integer[]::new);
     Integer[] w = results.stream().map(ResultRow::width).toArray(Integer[]::new);
     Integer[] h = results.stream().map(ResultRow::height).toArray(Integer[]::new);
@@ -462,69 +550,121 @@ public final class JobRepository {
     String[] code = results.stream().map(ResultRow::errorCode).toArray(String[]::new);
     String[] cls = results.stream().map(r -> r.classifications() == null ? null : r.classifications().encode())
         .toArray(String[]::new);
-    // the job row's lock also orders the job's progress events: one per PROGRESS_INTERVAL at most, whatever the
-    // number of workers writing its results
-    return conn.preparedQuery("SELECT status, (progress_at IS NULL OR progress_at <= now() - make_interval(secs => "
-            + "$2)) AS progress_due FROM inference_jobs WHERE id = $1 FOR UPDATE")
-        .execute(Tuple.of(jobId, PROGRESS_INTERVAL_MS / 1000.0))
-        .compose(rows -> {
-          Optional<Row> row = first(rows);
-          if (row.isEmpty() || JobStatus.of(row.get().getString("status")) != JobStatus.RUNNING) {
-            return Future.succeededFuture(new Outcome<>(new WriteOutcome(false, null, 0), List.<JobEvent>of()));
+    String[] wk = workers.toArray(String[]::new);
+    boolean due = progressDue;
+    // The results go in first, without the job row: their foreign key is on the job's image rows, which no other
+    // writer touches. Only the statement after them locks the job row, so that the writes of one job queue for
+    // the length of one statement and the commit, not of the whole transaction.
+    return conn.preparedQuery("""
+            INSERT INTO image_results (job_id, image_index, width, height, predictions, num_detections,
+              decode_time_ms, preprocessing_time_ms, inference_time_ms, postprocessing_time_ms, error, worker,
+              error_code, classifications)
+            SELECT $1, t.idx, t.w, t.h, t.p::jsonb, t.n, t.dec, t.pre, t.inf, t.post, t.err, t.wk, t.code,
+                   t.cls::jsonb
+            FROM unnest($2::int[], $3::int[], $4::int[], $5::text[], $6::int[], $7::float8[], $8::float8[],
+                        $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[])
+                 AS t(idx, w, h, p, n, dec, pre, inf, post, err, code, cls, wk)
+            WHERE EXISTS (SELECT 1 FROM inference_jobs WHERE id = $1 AND status = 'running')
+            ON CONFLICT (job_id, image_index) DO NOTHING
+            RETURNING image_index, error, inference_time_ms""")
+        .execute(Tuple.from(new Object[] {jobId, idx, w, h, preds, n, dec, pre, inf, post, err, code, cls, wk}))
+        .compose(inserted -> {
+          int count = 0;
+          int failed = 0;
+          double infSum = 0;
+          java.util.Set<Integer> newIdx = new java.util.HashSet<>();
+          for (Row r : inserted) {
+            count++;
+            newIdx.add(r.getInteger("image_index"));
+            if (r.getString("error") != null) {
+              failed++;
+            } else if (r.getDouble("inference_time_ms") != null) {
+              infSum += r.getDouble("inference_time_ms");
+            }
           }
-          boolean progress = progressDue && row.get().getBoolean("progress_due");
-          return conn.preparedQuery("""
-                  INSERT INTO image_results (job_id, image_index, width, height, predictions, num_detections,
-                    decode_time_ms, preprocessing_time_ms, inference_time_ms, postprocessing_time_ms, error, worker,
-                    error_code, classifications)
-                  SELECT $1, t.idx, t.w, t.h, t.p::jsonb, t.n, t.dec, t.pre, t.inf, t.post, t.err, $2, t.code,
-                         t.cls::jsonb
-                  FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::int[], $8::float8[], $9::float8[],
-                              $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[])
-                       AS t(idx, w, h, p, n, dec, pre, inf, post, err, code, cls)
-                  ON CONFLICT (job_id, image_index) DO NOTHING
-                  RETURNING image_index, error, num_detections, inference_time_ms""")
-              .execute(Tuple.from(new Object[] {jobId, workerId, idx, w, h, preds, n, dec, pre, inf, post, err, code,
-                  cls}))
-              .compose(inserted -> {
-                int count = 0;
-                int failed = 0;
-                double infSum = 0;
-                List<Integer> newIdx = new ArrayList<>();
-                for (Row r : inserted) {
-                  count++;
-                  newIdx.add(r.getInteger("image_index"));
-                  if (r.getString("error") != null) {
-                    failed++;
-                  } else if (r.getDouble("inference_time_ms") != null) {
-                    infSum += r.getDouble("inference_time_ms");
-                  }
+          List<JsonObject> imageEvents = new ArrayList<>();
+          int[] perWrite = new int[group.size()];
+          for (int g = 0; g < group.size(); g++) {
+            for (ResultRow r : group.get(g).results()) {
+              if (newIdx.remove(r.imageIndex())) { // removed: an image twice in a group is announced once
+                perWrite[g]++;
+                imageEvents.add(new JsonObject().put("image_index", r.imageIndex()).put("image_name", r.imageName())
+                    .put("num_detections", r.predictions() == null ? 0 : r.predictions().size())
+                    .put("error", r.error()));
+              }
+            }
+          }
+          return countAndAnnounce(conn, jobId, count, failed, infSum, due, imageEvents)
+              .compose(counted -> {
+                if (counted.isEmpty()) { // no longer running: what was inserted goes back with the transaction
+                  return Future.failedFuture(new NotRunning());
                 }
-                int c = count;
-                return updateJob(conn, """
-                        UPDATE inference_jobs SET processed_images = processed_images + $2,
-                          failed_images = failed_images + $3, inference_time_ms_sum = inference_time_ms_sum + $4,
-                          progress_at = CASE WHEN $5 AND $2 > 0 THEN now() ELSE progress_at END
-                        WHERE id = $1""", Tuple.of(jobId, count, failed, infSum, progress))
-                    .map(Optional::orElseThrow)
-                    .compose(job -> {
-                      List<NewEvent> events = new ArrayList<>();
-                      for (ResultRow r : results) {
-                        if (newIdx.contains(r.imageIndex())) {
-                          events.add(new NewEvent(JobEvent.IMAGE, new JsonObject()
-                              .put("image_index", r.imageIndex()).put("image_name", r.imageName())
-                              .put("num_detections", r.predictions() == null ? 0 : r.predictions().size())
-                              .put("error", r.error())));
-                        }
-                      }
-                      if (c > 0 && (progress || job.processedImages() >= job.totalImages())) {
-                        events.add(new NewEvent(JobEvent.PROGRESS, progress(job)));
-                      }
-                      return appendEvents(conn, job, events)
-                          .map(ev -> new Outcome<>(new WriteOutcome(true, job, c), ev));
+                Counted k = counted.get();
+                writeStatements.add(k.progressEvent() ? 5 : 4);
+                if (!k.progressEvent()) {
+                  return Future.succeededFuture(new Outcome<>(new Written(k.job(), perWrite), k.events()));
+                }
+                return appendEvents(conn, k.job(), List.of(new NewEvent(JobEvent.PROGRESS, progress(k.job()))))
+                    .map(p -> {
+                      List<JobEvent> all = new ArrayList<>(k.events());
+                      all.addAll(p);
+                      return new Outcome<>(new Written(k.job(), perWrite), all);
                     });
               });
         });
+  }
+
+  /** A write found its job no longer running; its transaction is rolled back. */
+  private static final class NotRunning extends RuntimeException {
+    NotRunning() {
+      super("job no longer running", null, false, false);
+    }
+  }
+
+  /** The job after a write's counters moved, the write's image events, and whether a progress event is due. */
+  private record Counted(Job job, List<JobEvent> events, boolean progressEvent) {
+  }
+
+  /**
+   * One statement: locks the job row while it is running, moves its counters, decides whether a progress event is
+   * due (the job's last one at least {@link #PROGRESS_INTERVAL_MS} old, or the final count), and appends the image
+   * events with the job's next sequence numbers. Empty when the job is not running.
+   */
+  private static Future<Optional<Counted>> countAndAnnounce(SqlConnection conn, long jobId, int count, int failed,
+                                                            double infSum, boolean progressDue,
+                                                            List<JsonObject> imageEvents) {
+    String[] data = imageEvents.stream().map(JsonObject::encode).toArray(String[]::new);
+    return conn.preparedQuery("""
+            WITH u AS (UPDATE inference_jobs t SET processed_images = t.processed_images + $2,
+                    failed_images = t.failed_images + $3, inference_time_ms_sum = t.inference_time_ms_sum + $4,
+                    progress_at = CASE WHEN $5 AND $2 > 0 AND (t.progress_at IS NULL
+                                    OR t.progress_at <= now() - make_interval(secs => $6)) THEN now()
+                                  ELSE t.progress_at END,
+                    event_seq = t.event_seq + cardinality($7::text[])
+                  WHERE t.id = $1 AND t.status = 'running'
+                  RETURNING t.*, ($5 AND $2 > 0 AND t.progress_at = now())
+                                 OR ($2 > 0 AND t.processed_images >= t.total_images) AS progress_event),
+            e AS (INSERT INTO job_events (job_id, seq, type, data)
+                  SELECT $1, (u.event_seq - cardinality($7::text[]) + x.ord)::int, 'image', x.d::jsonb
+                  FROM u, unnest($7::text[]) WITH ORDINALITY AS x(d, ord)
+                  RETURNING id, seq)
+            SELECT u.*, (SELECT coalesce(jsonb_agg(DISTINCT c.processed_by), '[]'::jsonb) FROM job_chunks c
+                         WHERE c.job_id = u.id AND c.processed_by IS NOT NULL) AS workers,
+                   (SELECT array_agg(id ORDER BY seq) FROM e) AS event_ids
+            FROM u""")
+        .execute(Tuple.from(new Object[] {jobId, count, failed, infSum, progressDue, PROGRESS_INTERVAL_MS / 1000.0,
+            data}))
+        .map(rows -> first(rows).map(row -> {
+          Job job = Job.from(row);
+          Long[] ids = row.getArrayOfLongs("event_ids");
+          List<JobEvent> events = new ArrayList<>(imageEvents.size());
+          int firstSeq = job.eventSeq() - imageEvents.size() + 1;
+          for (int i = 0; i < imageEvents.size(); i++) {
+            events.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), firstSeq + i, JobEvent.IMAGE,
+                imageEvents.get(i), job.tenant()));
+          }
+          return new Counted(job, events, row.getBoolean("progress_event"));
+        }));
   }
 
   /**

@@ -220,18 +220,19 @@ class EventStreamIT extends SharedServiceIT {
 
   @Test
   void progressEventsOfOneJobAreAtLeast100MsApartHoweverManyWritersItHas() {
-    // four writers at once, as four workers would be, each asking for a progress event with every write: the job
-    // row's lock lets one through per 100 ms
+    // four writers at once, as four workers on four nodes would be, each asking for a progress event with every
+    // write: the job row's lock lets one through per 100 ms. The job is too large to end within the 0.4 s of
+    // writes, so no final count (always sent) comes among them.
     var repo = new io.inferencejobs.jobs.JobRepository(node.pool(), events -> { });
     List<io.inferencejobs.jobs.ImageRef> refs = new ArrayList<>();
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 40_000; i++) {
       refs.add(new io.inferencejobs.jobs.ImageRef(i, "s3://inference-jobs/none/" + i + ".jpg", i + ".jpg"));
     }
     long trainingJob = Api.await(node.pool().query("SELECT id FROM training_jobs ORDER BY id LIMIT 1").execute())
         .iterator().next().getLong("id");
     var job = Api.await(repo.create(new io.inferencejobs.jobs.NewJob(trainingJob, "pretrained",
         "s3://inference-jobs/none.onnx", "batch", "detection", new JsonObject(), null, null, null, null, null, null),
-        refs, 400, 0));
+        refs, 40_000, 0));
     // no worker is to run it: its one chunk is done before any could lease it (one that did would only write
     // results too, under the same rule)
     Api.await(node.pool().preparedQuery("UPDATE job_chunks SET state = 'done' WHERE job_id = $1")
@@ -240,8 +241,10 @@ class EventStreamIT extends SharedServiceIT {
     long end = System.nanoTime() + 400_000_000L;
     List<Future<Void>> writers = new ArrayList<>();
     for (int w = 0; w < 4; w++) {
-      int first = w * 100;
-      writers.add(write(repo, job.id(), first, first + 99, end));
+      int first = w * 10_000;
+      // a repository each, as on four nodes: the writes of one node would take turns (and go together) in it
+      var own = new io.inferencejobs.jobs.JobRepository(node.pool(), events -> { });
+      writers.add(write(own, job.id(), first, first + 9_999, end));
     }
     Api.await(Future.all(writers));
 
