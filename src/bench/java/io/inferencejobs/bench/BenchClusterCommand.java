@@ -37,14 +37,18 @@ public final class BenchClusterCommand {
     int images = Integer.parseInt(o.getOrDefault("images", "160"));
     int lease = Integer.parseInt(o.getOrDefault("lease-seconds", "5"));
     try {
+      if (o.containsKey("sim-worker")) { // a child process of --simulate
+        return DispatchSimulation.worker(o);
+      }
       if (o.containsKey("simulate")) {
         DispatchSimulation.run(Integer.parseInt(o.get("simulate")),
             Integer.parseInt(o.getOrDefault("sim-workers", "64")),
+            Integer.parseInt(o.getOrDefault("sim-processes", "4")),
             java.util.Arrays.stream(o.getOrDefault("sim-chunk", "32").split(",")).mapToInt(Integer::parseInt)
                 .toArray(),
-            Integer.parseInt(o.getOrDefault("sim-batch", "8")),
-            Double.parseDouble(o.getOrDefault("sim-ms", "1")),
-            Integer.parseInt(o.getOrDefault("sim-lease-pool", "0")));
+            new DispatchSimulation.Setup(Integer.parseInt(o.getOrDefault("sim-batch", "8")),
+                Double.parseDouble(o.getOrDefault("sim-ms", "1")),
+                Integer.parseInt(o.getOrDefault("sim-lease-pool", "2"))));
         return 0;
       }
       new BenchClusterCommand().bench(images, lease);
