@@ -2,6 +2,7 @@ package io.inferencejobs.jobs;
 
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 
@@ -18,27 +19,50 @@ public final class ChunkRepository {
 
   public ChunkRepository(Pool pool) {
     this.pool = pool;
+    this.leases = new GroupQueue<>((seconds, workers) -> leaseFor(workers, seconds), w -> 1, MAX_LEASES_PER_STATEMENT);
   }
 
   /**
    * Leases the oldest open chunk of a live job: pending (and past its backoff), or leased with an expired lease.
-   * Empty when none.
+   * Empty when none. Leases asked for at once on this node go together: one statement leases a chunk for each of
+   * them (see {@link GroupQueue}); one asked for alone is leased at once.
    */
   public Future<Optional<ChunkLease>> lease(String workerId, int leaseSeconds) {
+    return leases.submit(leaseSeconds, workerId);
+  }
+
+  /** Most leases one statement takes. */
+  static final int MAX_LEASES_PER_STATEMENT = 64;
+
+  private final GroupQueue<Integer, String, Optional<ChunkLease>> leases;
+
+  /** Leases a chunk for each worker of {@code workerIds}, in order; empty for those past the open chunks. */
+  private Future<List<Optional<ChunkLease>>> leaseFor(List<String> workerIds, int leaseSeconds) {
     return pool.preparedQuery("""
-            UPDATE job_chunks c SET state = 'leased', lease_owner = $1,
+            WITH pick AS (SELECT c2.job_id, c2.chunk_index FROM job_chunks c2 JOIN inference_jobs j ON j.id = c2.job_id
+                          WHERE j.status IN ('pending', 'running')
+                            AND ((c2.state = 'pending' AND (c2.not_before IS NULL OR c2.not_before <= now()))
+                                 OR (c2.state = 'leased' AND c2.lease_expires_at < now()))
+                          ORDER BY c2.job_id, c2.chunk_index LIMIT cardinality($1::text[])
+                          FOR UPDATE OF c2 SKIP LOCKED),
+            numbered AS (SELECT job_id, chunk_index, row_number() OVER (ORDER BY job_id, chunk_index) AS n FROM pick),
+            owners AS (SELECT o.w, o.n FROM unnest($1::text[]) WITH ORDINALITY AS o(w, n))
+            UPDATE job_chunks c SET state = 'leased', lease_owner = owners.w,
                    lease_expires_at = now() + make_interval(secs => $2), attempts = c.attempts + 1, not_before = NULL
-            FROM (SELECT c2.job_id, c2.chunk_index FROM job_chunks c2 JOIN inference_jobs j ON j.id = c2.job_id
-                  WHERE j.status IN ('pending', 'running')
-                    AND ((c2.state = 'pending' AND (c2.not_before IS NULL OR c2.not_before <= now()))
-                         OR (c2.state = 'leased' AND c2.lease_expires_at < now()))
-                  ORDER BY c2.job_id, c2.chunk_index LIMIT 1 FOR UPDATE OF c2 SKIP LOCKED) pick
-            WHERE c.job_id = pick.job_id AND c.chunk_index = pick.chunk_index
-            RETURNING c.job_id, c.chunk_index, c.first_index, c.end_index, c.attempts, c.last_error""")
-        .execute(Tuple.of(workerId, (double) leaseSeconds))
-        .map(rows -> JobRepository.first(rows).map(r -> new ChunkLease(r.getLong("job_id"), r.getInteger("chunk_index"),
-            r.getInteger("first_index"), r.getInteger("end_index"), r.getInteger("attempts"),
-            r.getString("last_error"))));
+            FROM numbered JOIN owners ON owners.n = numbered.n
+            WHERE c.job_id = numbered.job_id AND c.chunk_index = numbered.chunk_index
+            RETURNING owners.n, c.job_id, c.chunk_index, c.first_index, c.end_index, c.attempts, c.last_error""")
+        .execute(Tuple.of(workerIds.toArray(String[]::new), (double) leaseSeconds))
+        .map(rows -> {
+          List<Optional<ChunkLease>> out = new ArrayList<>(java.util.Collections.nCopies(workerIds.size(),
+              Optional.<ChunkLease>empty()));
+          for (Row r : rows) {
+            out.set(r.getLong("n").intValue() - 1, Optional.of(new ChunkLease(r.getLong("job_id"),
+                r.getInteger("chunk_index"), r.getInteger("first_index"), r.getInteger("end_index"),
+                r.getInteger("attempts"), r.getString("last_error"))));
+          }
+          return out;
+        });
   }
 
   /**

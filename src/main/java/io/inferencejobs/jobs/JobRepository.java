@@ -428,7 +428,7 @@ public final class JobRepository {
    * Writes nothing when the job is no longer running (cancelled meanwhile).
    *
    * <p>The writes of one job from this node run one transaction at a time; those that arrive while one runs go
-   * together in the next (see {@link WriteQueue}). A write that finds none running starts at once.
+   * together in the next (see {@link GroupQueue}). A write that finds none running starts at once.
    */
   public Future<WriteOutcome> writeResults(long jobId, String workerId, List<ResultRow> results,
                                            boolean progressDue) {
@@ -456,8 +456,8 @@ public final class JobRepository {
   /** Most result rows one transaction writes for one job. */
   static final int MAX_ROWS_PER_WRITE = 2048;
 
-  private final WriteQueue<Long, PendingWrite, LastWrite> writes =
-      new WriteQueue<>(this::writeGroup, w -> w.results().size(), MAX_ROWS_PER_WRITE);
+  private final GroupQueue<Long, PendingWrite, LastWrite> writes =
+      new GroupQueue<>((job, group) -> writeGroup(group), w -> w.results().size(), MAX_ROWS_PER_WRITE);
 
   private final java.util.concurrent.atomic.LongAdder writeTransactions = new java.util.concurrent.atomic.LongAdder();
   private final java.util.concurrent.atomic.LongAdder writeStatements = new java.util.concurrent.atomic.LongAdder();

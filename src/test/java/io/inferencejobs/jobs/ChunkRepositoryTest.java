@@ -103,4 +103,39 @@ class ChunkRepositoryTest {
           tc.completeNow();
         })));
   }
+  @Test
+  void leasesAskedForAtOnceGoTogetherAndEachWorkerGetsAChunkOfItsOwn(VertxTestContext tc) {
+    String run = UUID.randomUUID().toString();
+    Stores.await(stores.pool.query("UPDATE inference_jobs SET status = 'cancelled' WHERE status IN ('pending', "
+        + "'running')").execute());
+    ChunkRepository node = new ChunkRepository(stores.pool);
+    Job job = Stores.await(job(3));
+    // five workers of one node ask at once: the first is leased alone, the four that waited in one statement, and
+    // the job has only three chunks
+    List<Future<java.util.Optional<ChunkLease>>> asked = new ArrayList<>();
+    for (int w = 0; w < 5; w++) {
+      asked.add(node.lease(run + "-" + w, 30));
+    }
+    Future.all(asked).compose(all -> stores.pool.preparedQuery(
+            "SELECT chunk_index, lease_owner FROM job_chunks WHERE job_id = $1 AND state = 'leased'")
+        .execute(Tuple.of(job.id())))
+        .onComplete(tc.succeeding(rows -> tc.verify(() -> {
+          java.util.Map<Integer, String> owners = new java.util.HashMap<>();
+          rows.forEach(r -> owners.put(r.getInteger("chunk_index"), r.getString("lease_owner")));
+          assertThat(owners).hasSize(3);
+          List<Integer> leased = new ArrayList<>();
+          for (int w = 0; w < 5; w++) {
+            java.util.Optional<ChunkLease> got = asked.get(w).result();
+            if (got.isPresent()) {
+              assertThat(got.get().jobId()).isEqualTo(job.id());
+              assertThat(owners.get(got.get().chunkIndex())).as("owner of chunk %d", got.get().chunkIndex())
+                  .isEqualTo(run + "-" + w);
+              leased.add(got.get().chunkIndex());
+            }
+          }
+          assertThat(asked.get(0).result()).as("the first, asked alone").isPresent();
+          assertThat(leased).containsExactlyInAnyOrder(0, 1, 2);
+          tc.completeNow();
+        })));
+  }
 }

@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 import java.util.function.ToIntFunction;
 
 /**
@@ -23,9 +23,9 @@ import java.util.function.ToIntFunction;
  * @param <R> a request
  * @param <T> a request's answer
  */
-final class WriteQueue<K, R, T> {
+final class GroupQueue<K, R, T> {
 
-  private final Function<List<R>, Future<List<T>>> runGroup;
+  private final BiFunction<K, List<R>, Future<List<T>>> runGroup;
   private final ToIntFunction<R> weight;
   private final int maxWeight;
   /** Keys with a group in flight, to the requests that wait for the next one. Guarded by itself. */
@@ -35,9 +35,10 @@ final class WriteQueue<K, R, T> {
   }
 
   /**
-   * @param runGroup runs a group and answers each request, in the group's order; a failure fails every request of it
+   * @param runGroup runs a key's group and answers each request, in the group's order; a failure fails every request
+   *                 of it
    */
-  WriteQueue(Function<List<R>, Future<List<T>>> runGroup, ToIntFunction<R> weight, int maxWeight) {
+  GroupQueue(BiFunction<K, List<R>, Future<List<T>>> runGroup, ToIntFunction<R> weight, int maxWeight) {
     this.runGroup = runGroup;
     this.weight = weight;
     this.maxWeight = maxWeight;
@@ -71,7 +72,7 @@ final class WriteQueue<K, R, T> {
   private void run(K key, List<Waiting<R, T>> group) {
     Future<List<T>> ran;
     try {
-      ran = runGroup.apply(group.stream().map(Waiting::request).toList());
+      ran = runGroup.apply(key, group.stream().map(Waiting::request).toList());
     } catch (RuntimeException e) {
       ran = Future.failedFuture(e);
     }

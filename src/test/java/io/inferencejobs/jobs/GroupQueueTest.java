@@ -16,14 +16,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** How the result writes of one job queue: alone at once, together when they wait, by key, within a weight. */
 @ExtendWith(VertxExtension.class)
-class WriteQueueTest {
+class GroupQueueTest {
 
   /** Groups as they were run, each with the promise that ends it (the test decides when). */
   private final List<List<String>> groups = new CopyOnWriteArrayList<>();
   private final List<Promise<List<String>>> running = new CopyOnWriteArrayList<>();
 
-  private WriteQueue<String, String, String> queue(int maxWeight) {
-    return new WriteQueue<>(group -> {
+  private GroupQueue<String, String, String> queue(int maxWeight) {
+    return new GroupQueue<>((key, group) -> {
       groups.add(group);
       Promise<List<String>> p = Promise.promise();
       running.add(p);
@@ -37,7 +37,7 @@ class WriteQueueTest {
 
   @Test
   void aLoneRequestRunsAtOnceAndAlone() {
-    WriteQueue<String, String, String> q = queue(100);
+    GroupQueue<String, String, String> q = queue(100);
     Future<String> a = q.submit("job1", "a");
     assertThat(groups).containsExactly(List.of("a"));
     running.get(0).complete(answers(groups.get(0)));
@@ -50,7 +50,7 @@ class WriteQueueTest {
 
   @Test
   void requestsThatWaitRunTogetherInOrderAndEachGetsItsOwnAnswer() {
-    WriteQueue<String, String, String> q = queue(100);
+    GroupQueue<String, String, String> q = queue(100);
     Future<String> a = q.submit("job1", "a");
     Future<String> b = q.submit("job1", "b");
     Future<String> c = q.submit("job1", "c");
@@ -65,7 +65,7 @@ class WriteQueueTest {
 
   @Test
   void keysDoNotWaitForEachOther() {
-    WriteQueue<String, String, String> q = queue(100);
+    GroupQueue<String, String, String> q = queue(100);
     q.submit("job1", "a");
     q.submit("job2", "b");
     assertThat(groups).containsExactly(List.of("a"), List.of("b"));
@@ -74,7 +74,7 @@ class WriteQueueTest {
 
   @Test
   void aGroupStaysWithinTheWeightAndAHeavyRequestStillRuns() {
-    WriteQueue<String, String, String> q = queue(4);
+    GroupQueue<String, String, String> q = queue(4);
     q.submit("job1", "x");
     q.submit("job1", "aa");
     q.submit("job1", "bb"); // 2 + 2 = 4: at the limit, same group
@@ -88,7 +88,7 @@ class WriteQueueTest {
 
   @Test
   void aFailedGroupFailsEachOfItsRequestsAndTheNextGroupStillRuns() {
-    WriteQueue<String, String, String> q = queue(100);
+    GroupQueue<String, String, String> q = queue(100);
     Future<String> a = q.submit("job1", "a");
     Future<String> b = q.submit("job1", "b");
     running.get(0).fail(new IllegalStateException("database gone"));
@@ -101,7 +101,7 @@ class WriteQueueTest {
 
   @Test
   void aGroupThatThrowsFailsItsRequestsAndReleasesTheKey() {
-    WriteQueue<String, String, String> q = new WriteQueue<>(group -> {
+    GroupQueue<String, String, String> q = new GroupQueue<>((key, group) -> {
       throw new IllegalArgumentException("bad group");
     }, String::length, 100);
     assertThat(q.submit("job1", "a").cause()).hasMessage("bad group");
@@ -110,7 +110,7 @@ class WriteQueueTest {
 
   @Test
   void eachAnswerArrivesOnItsSubmittersContext(Vertx vertx, VertxTestContext test) {
-    WriteQueue<String, String, String> q = queue(100);
+    GroupQueue<String, String, String> q = queue(100);
     Context first = vertx.getOrCreateContext();
     Context second = vertx.getOrCreateContext();
     var checkpoint = test.checkpoint(2);
