@@ -80,7 +80,7 @@ public final class ApiVerticle extends VerticleBase {
     }
     JobHandlers jobs = new JobHandlers(vertx, api, node.jobService, node.exportsRunning);
     TrainingJobHandlers training = new TrainingJobHandlers(api);
-    HealthHandlers health = new HealthHandlers(api);
+    HealthHandlers health = new HealthHandlers(api, new AuthHandler(api.config(), tokens)::isAdmin);
     UploadHandler upload = new UploadHandler(vertx, api, this::rateLimit);
     Map<String, Handler<RoutingContext>> h = new LinkedHashMap<>();
     h.put("healthLive", health::live);

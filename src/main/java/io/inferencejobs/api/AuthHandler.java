@@ -61,6 +61,19 @@ final class AuthHandler {
   }
 
   /**
+   * Whether the request carries an admin key in its Authorization header (or authentication is off). For the public
+   * routes that say more to an operator than to anyone else; it refuses nothing.
+   */
+  boolean isAdmin(RoutingContext ctx) {
+    if (!enabled) {
+      return true;
+    }
+    String bearer = bearer(ctx.request().getHeader("Authorization"));
+    ApiKey key = bearer == null ? null : byHash.get(Auth.hash(bearer));
+    return key != null && key.admin();
+  }
+
+  /**
    * Whether the operation takes {@code ?access_token=}: the event streams and the stored images, which browsers load
    * through EventSource and {@code <img>}, neither of which can send an Authorization header.
    */

@@ -39,7 +39,8 @@ public final class Readiness {
           .put("status", !ready ? "not_ready" : degraded ? "degraded" : "ready")
           .put("postgres", pgOk ? "up" : "down: " + seen.cause().getMessage())
           .put("s3", s3Ok ? "up" : "down: " + s3.cause().getMessage())
-          .put("workers", pgOk ? seen.result() : new JsonArray());
+          .put("workers", pgOk ? seen.result() : new JsonArray())
+          .put("workers_seen", pgOk ? seen.result().size() : 0);
       if (!local.isEmpty()) {
         body.put("node_workers", local);
       }

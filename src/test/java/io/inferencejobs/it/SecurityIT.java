@@ -439,6 +439,39 @@ class SecurityIT {
   }
 
   @Test
+  void readinessTellsAStrangerTheVerdictButNotTheWorkersAndAnAdminEverything() {
+    // a worker heartbeating, with a node name that must not reach anyone without an admin key
+    Api.await(node.pool().query("INSERT INTO workers (worker_id, node_id, device, provider, slots, free_slots) "
+        + "VALUES ('secret-node-7/cpu', 'secret-node-7', 'cpu', 'CPU', 2, 2)").execute());
+    try {
+      for (var who : Map.of("no key", Map.<String, String>of(), "a wrong key", bearer("not-a-key"),
+          "a reader", bearer(READER_A), "a writer", bearer(WRITER_B)).entrySet()) {
+        for (String path : List.of("/health/ready", "/health/ready/", "//health/ready", "/health/%72eady")) {
+          HttpResponse<Buffer> r = api.get(path, who.getValue());
+          if (!path.equals("/health/ready")) {
+            assertThat(r.statusCode()).as("%s through %s", who.getKey(), path).isEqualTo(404);
+            assertThat(r.bodyAsString()).doesNotContain("secret-node-7");
+            continue;
+          }
+          assertThat(r.statusCode()).as(who.getKey()).isEqualTo(200);
+          JsonObject body = r.bodyAsJsonObject();
+          assertThat(body.fieldNames()).as(who.getKey())
+              .containsExactlyInAnyOrder("status", "postgres", "s3", "workers_seen");
+          assertThat(body.getString("postgres")).isEqualTo("up");
+          assertThat(body.getInteger("workers_seen")).isGreaterThanOrEqualTo(1);
+          assertThat(r.bodyAsString()).doesNotContain("secret-node-7");
+        }
+      }
+      JsonObject admin = api.get("/health/ready", bearer(ADMIN)).bodyAsJsonObject();
+      assertThat(admin.getJsonArray("workers").stream().map(w -> ((JsonObject) w).getString("node_id")))
+          .contains("secret-node-7");
+      assertThat(admin.getInteger("workers_seen")).isEqualTo(admin.getJsonArray("workers").size());
+    } finally {
+      Api.await(node.pool().query("DELETE FROM workers WHERE worker_id = 'secret-node-7/cpu'").execute());
+    }
+  }
+
+  @Test
   void everyAnswerCarriesTheSecurityHeaders() {
     for (String path : List.of("/", "/app.js", "/health/live", INF + "/jobs", "/nothing-here")) {
       HttpResponse<Buffer> r = api.get(path, bearer(READER_A));
