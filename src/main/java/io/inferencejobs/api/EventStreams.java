@@ -393,11 +393,23 @@ public final class EventStreams {
       fetching = true;
       jobs.eventsOfJob(jobId, (int) lastSeq, REPLAY_PAGE).onSuccess(events -> {
         fetching = false;
-        events.forEach(this::deliverInOrder);
+        boolean full = events.size() == REPLAY_PAGE;
+        for (int i = 0; i < events.size() && !closed; i++) {
+          JobEvent e = events.get(i);
+          if (JobEvent.terminal(e.type()) && i < events.size() - 1) {
+            // the job ended and was run again (retry): that end is not its end, and sending it would end the stream
+            lastSeq = e.seq();
+            continue;
+          }
+          if (JobEvent.terminal(e.type()) && full) {
+            break; // the last of a full page: whether later events supersede it, the next page (from it) tells
+          }
+          deliverInOrder(e);
+        }
         if (closed) {
           return;
         }
-        if (events.size() == REPLAY_PAGE) {
+        if (full) {
           replay();
           return;
         }

@@ -384,6 +384,19 @@ class ExportsIT extends SharedServiceIT {
     assertThat(unchanged.getOffsetDateTime("created_at")).isEqualTo(before.getOffsetDateTime("created_at"));
     assertThat(unchanged.getDouble("inference_time_ms")).isEqualTo(before.getDouble("inference_time_ms"));
 
+    // a client that last saw an event of the first attempt resumes without that attempt's end, which would have
+    // ended its stream: it gets one terminal event, the second attempt's, last
+    Api.Stream resumed = api.stream(INF + "/jobs/" + id + "/events", "1");
+    Api.await(resumed.until(Api::terminal));
+    List<Api.Sse> seen = resumed.real();
+    List<Api.Sse> ends = seen.stream().filter(e -> List.of("completed", "failed", "cancelled").contains(e.type()))
+        .toList();
+    assertThat(ends).as("events after the first one: %s", seen).hasSize(1);
+    assertThat(seen.get(seen.size() - 1)).isSameAs(ends.get(0));
+    assertThat(ends.get(0).json().getInteger("attempt")).isEqualTo(2);
+    assertThat(seen.stream().map(Api.Sse::type)).contains("status");
+    resumed.close();
+
     // nothing failed any more: nothing to retry
     HttpResponse<Buffer> nothing = api.post(INF + "/jobs/" + id + "/retry", new JsonObject());
     assertThat(nothing.statusCode()).isEqualTo(409);
