@@ -355,6 +355,73 @@ class ExportsIT extends SharedServiceIT {
   }
 
   @Test
+  void exportsAtTheLimitRunAndOnePastItIsRefusedUntilOneEnds() throws Exception {
+    int limit = node.config().results().maxConcurrentExports();
+    // a job with enough results that an export whose client stops reading stays in flight (about 15 MB of JSONL,
+    // more than the socket buffers hold)
+    var repo = new io.inferencejobs.jobs.JobRepository(node.pool(), events -> { });
+    int images = 60_000;
+    var job = ResultWritesIT.runningJob(repo, images, images);
+    for (int from = 0; from < images; from += 2_000) {
+      List<io.inferencejobs.jobs.ResultRow> rows = new ArrayList<>();
+      for (int i = from; i < from + 2_000; i++) {
+        rows.add(ResultWritesIT.row(i, null));
+      }
+      assertThat(Api.await(repo.writeResults(job.id(), "w", rows, false)).inserted()).isEqualTo(2_000);
+    }
+    String path = INF + "/jobs/" + job.id() + "/export?format=jsonl";
+    List<java.net.Socket> open = new ArrayList<>();
+    try {
+      // at the limit: every one starts (200), and none is read further
+      for (int i = 0; i < limit; i++) {
+        java.net.Socket s = new java.net.Socket("127.0.0.1", node.httpPort());
+        open.add(s);
+        s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+        assertThat(statusLine(s)).as("export %d of %d", i + 1, limit).startsWith("HTTP/1.1 200");
+      }
+      // one past it: refused at once, with the JSON error and when to come back
+      HttpResponse<Buffer> refused = api.get(path);
+      assertThat(refused.statusCode()).isEqualTo(503);
+      assertThat(refused.getHeader("Retry-After")).isNotNull();
+      assertThat(refused.bodyAsJsonObject().getJsonObject("error").getString("message")).contains("exports");
+      // one ends: read to its end, it is whole (every image once), and its place is free again
+      java.net.Socket first = open.remove(0);
+      String body = new String(first.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      first.close();
+      assertThat(body.lines().filter(l -> l.contains("\"image_index\"")).count()).isEqualTo(images);
+      HttpResponse<Buffer> again = null;
+      for (int attempt = 0; attempt < 50 && (again == null || again.statusCode() == 503); attempt++) {
+        again = api.get(path); // the place frees when the server has ended the response, just after the client read it
+      }
+      assertThat(again.statusCode()).isEqualTo(200);
+      assertThat(again.bodyAsString().lines().count()).isEqualTo(images);
+    } finally {
+      for (java.net.Socket s : open) {
+        s.close();
+      }
+      // the tests after this one find a place free: a small export is served again once the server saw the closes
+      String small = INF + "/jobs/" + job.id() + "/export?format=errors";
+      int status = 503;
+      for (int attempt = 0; attempt < 50 && status == 503; attempt++) {
+        status = api.get(small).statusCode();
+      }
+      assertThat(status).isEqualTo(200);
+      Api.await(repo.transition(job.id(), io.inferencejobs.jobs.JobStatus.CANCELLED, null));
+    }
+  }
+
+  /** The status line of the answer on {@code s}, read byte by byte (the rest is left unread). */
+  private static String statusLine(java.net.Socket s) throws IOException {
+    StringBuilder line = new StringBuilder();
+    int b;
+    while ((b = s.getInputStream().read()) != -1 && b != '\n') {
+      line.append((char) b);
+    }
+    return line.toString().trim();
+  }
+
+  @Test
   void retryRunsOnlyTheFailedImages() throws Exception {
     S3Uri late = new S3Uri(node.storage().bucket(), "exports-it/late-" + System.nanoTime() + ".jpg");
     JsonArray uris = new JsonArray().add(results.get(0).getString("s3_uri")).add(late.toString());
