@@ -3,6 +3,9 @@ package io.inferencejobs.it;
 import io.inferencejobs.app.Node;
 import io.inferencejobs.persistence.EmbeddedPostgresServer;
 import io.inferencejobs.storage.EmbeddedS3Server;
+import io.inferencejobs.storage.S3Uri;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
@@ -61,6 +64,9 @@ class FaultsIT {
     env.put("ENGINE_BATCH_SIZE", "4");
     // horses.jpg (133 kB) passes, giraffe.jpg (383 kB) does not
     env.put("MAX_IMAGE_BYTES", "300000");
+    // output deliveries that fail are tried again soon
+    env.put("WEBHOOK_RETRY_BASE_MS", "200");
+    env.put("WEBHOOK_RETRY_MAX_MS", "1000");
     node = TestService.start(env);
     api = new Api(node.httpPort());
     image = api.upload(1, List.of(Map.entry("horses.jpg", JobFlowIT.IMAGES.resolve("horses.jpg"))))
@@ -132,6 +138,51 @@ class FaultsIT {
     Row c = chunks(id);
     assertThat(c.getInteger("attempts")).isGreaterThan(1).isLessThanOrEqualTo(MAX_ATTEMPTS);
     assertThat(c.getString("last_error")).contains("SdkClientException");
+  }
+
+  static Row outputDelivery(long id) {
+    var rows = Api.await(node.pool().preparedQuery("SELECT state, attempts, last_error, result FROM job_deliveries "
+        + "WHERE job_id = $1 AND kind = 'output'").execute(Tuple.of(id)));
+    return rows.size() == 0 ? null : rows.iterator().next();
+  }
+
+  @Test
+  void s3GoneWhileAJobsOutputFilesAreWrittenEndsInTheFilesWrittenOnceItIsBack() throws Exception {
+    String prefix = "s3://" + node.storage().bucket() + "/exports/default/faults-" + System.nanoTime() + "/";
+    JsonArray uris = new JsonArray();
+    for (int i = 0; i < 40; i++) {
+      uris.add(image);
+    }
+    long id = api.createJob(Api.jobRequest(new JsonObject().put("image_uris", uris)).put("output", new JsonObject()
+        .put("s3_prefix", prefix).put("formats", new JsonArray().add("coco").add("csv"))));
+    awaitImage(id);
+    s3.close();
+    try {
+      // the job ends while S3 is away: its output files are due at once and cannot be written
+      HttpResponse<Buffer> cancelled = api.post(INF + "/jobs/" + id + "/cancel", new JsonObject());
+      assertThat(cancelled.statusCode()).isEqualTo(202);
+      Row tried = Eventually.until(api.vertx(), "the output files failed to be written while S3 was down",
+          Duration.ofSeconds(60), () -> outputDelivery(id),
+          d -> d != null && d.getInteger("attempts") >= 1 && d.getString("last_error") != null);
+      assertThat(tried.getString("state")).as("tried again later, not given up").isEqualTo("pending");
+    } finally {
+      restartS3();
+    }
+    Row done = Eventually.until(api.vertx(), "the output files written once S3 was back", Duration.ofSeconds(60),
+        () -> outputDelivery(id), d -> !"pending".equals(d.getString("state")));
+    assertThat(done.getString("state")).as(String.valueOf(done.getString("last_error"))).isEqualTo("delivered");
+    JsonArray files = ((JsonObject) done.getJson("result")).getJsonArray("files");
+    assertThat(files).hasSize(2);
+    for (Object o : files) {
+      JsonObject f = (JsonObject) o;
+      assertThat(f.getString("s3_uri")).startsWith(prefix);
+      // whole files: the size S3 has is the size written
+      assertThat(Api.await(node.storage().head(S3Uri.parse(f.getString("s3_uri")).orElseThrow())).orElseThrow()
+          .size()).isEqualTo(f.getLong("bytes"));
+    }
+    JsonObject coco = new JsonObject(Buffer.buffer(Api.await(node.storage().getBytes(
+        S3Uri.parse(prefix + "job-" + id + ".coco.json").orElseThrow()))));
+    assertThat(coco.getJsonArray("images")).hasSize(api.allResults(id).size());
   }
 
   @Test
