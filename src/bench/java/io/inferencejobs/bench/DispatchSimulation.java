@@ -193,7 +193,7 @@ final class DispatchSimulation {
     }
 
     void awaitReady() throws Exception {
-      if (!"ready".equals(line(""))) {
+      if (line("ready") == null) {
         throw new IllegalStateException("a simulation process did not start");
       }
     }
@@ -221,7 +221,7 @@ final class DispatchSimulation {
     private String line(String prefix) throws java.io.IOException {
       String l;
       while ((l = out.readLine()) != null) {
-        if (l.startsWith(prefix) && (!prefix.isEmpty() || l.equals("ready"))) {
+        if (l.startsWith(prefix)) {
           return l;
         }
         System.out.println(l);

@@ -648,10 +648,9 @@ public final class JobRepository {
                   SELECT $1, (u.event_seq - cardinality($7::text[]) + x.ord)::int, 'image', x.d::jsonb
                   FROM u, unnest($7::text[]) WITH ORDINALITY AS x(d, ord)
                   RETURNING id, seq)
-            SELECT u.*, (SELECT coalesce(jsonb_agg(DISTINCT c.processed_by), '[]'::jsonb) FROM job_chunks c
-                         WHERE c.job_id = u.id AND c.processed_by IS NOT NULL) AS workers,
-                   (SELECT array_agg(id ORDER BY seq) FROM e) AS event_ids
-            FROM u""")
+            SELECT j.*, """ + WORKERS + """
+             AS workers, (SELECT array_agg(id ORDER BY seq) FROM e) AS event_ids
+            FROM u j""")
         .execute(Tuple.from(new Object[] {jobId, count, failed, infSum, progressDue, PROGRESS_INTERVAL_MS / 1000.0,
             data}))
         .map(rows -> first(rows).map(row -> {

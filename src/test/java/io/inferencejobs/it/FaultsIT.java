@@ -81,12 +81,17 @@ class FaultsIT {
     pg.close();
   }
 
-  static long job(int images) {
+  /** A job request for {@code images} copies of the uploaded photo. */
+  static JsonObject request(int images) {
     JsonArray uris = new JsonArray();
     for (int i = 0; i < images; i++) {
       uris.add(image);
     }
-    return api.createJob(Api.jobRequest(new JsonObject().put("image_uris", uris)));
+    return Api.jobRequest(new JsonObject().put("image_uris", uris));
+  }
+
+  static long job(int images) {
+    return api.createJob(request(images));
   }
 
   static void awaitImage(long id) {
@@ -149,12 +154,8 @@ class FaultsIT {
   @Test
   void s3GoneWhileAJobsOutputFilesAreWrittenEndsInTheFilesWrittenOnceItIsBack() throws Exception {
     String prefix = "s3://" + node.storage().bucket() + "/exports/default/faults-" + System.nanoTime() + "/";
-    JsonArray uris = new JsonArray();
-    for (int i = 0; i < 40; i++) {
-      uris.add(image);
-    }
-    long id = api.createJob(Api.jobRequest(new JsonObject().put("image_uris", uris)).put("output", new JsonObject()
-        .put("s3_prefix", prefix).put("formats", new JsonArray().add("coco").add("csv"))));
+    long id = api.createJob(request(40).put("output", new JsonObject().put("s3_prefix", prefix)
+        .put("formats", new JsonArray().add("coco").add("csv"))));
     awaitImage(id);
     s3.close();
     try {
