@@ -394,7 +394,7 @@ async function openJobStream(job, lastEventId) {
     $('rate').textContent = p.images_per_second != null ? p.images_per_second.toFixed(2) : '–';
     $('eta').textContent = formatDuration(p.eta_seconds);
   });
-  es.addEventListener('image', (e) => {
+  es.addEventListener('images', (e) => {
     if (seen(e)) scheduleResultsRefresh();
   });
   es.addEventListener('deleted', () => {
@@ -584,7 +584,7 @@ function showDeleted(id) {
 
 // ------------------------------------------------------------------ results
 
-/** While a job runs, `image` events refresh the gallery's pages on screen, at most once a second. */
+/** While a job runs, `images` events refresh the gallery's pages on screen, at most once a second. */
 function scheduleResultsRefresh() {
   if (state.resultsTimer) return;
   state.resultsTimer = setTimeout(() => {

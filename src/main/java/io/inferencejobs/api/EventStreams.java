@@ -95,7 +95,7 @@ public final class EventStreams {
           c.offer(event);
         }
       }
-      if (!JobEvent.PROGRESS.equals(event.type()) && !JobEvent.IMAGE.equals(event.type())) {
+      if (!JobEvent.PROGRESS.equals(event.type()) && !JobEvent.IMAGES.equals(event.type())) {
         for (AllConnection c : List.copyOf(allJobs)) {
           c.offer(event);
         }

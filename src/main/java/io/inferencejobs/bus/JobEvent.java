@@ -12,7 +12,8 @@ public record JobEvent(long id, long jobId, long trainingJobId, int seq, String 
 
   public static final String STATUS = "status";
   public static final String PROGRESS = "progress";
-  public static final String IMAGE = "image";
+  /** The images one result write finished, as {@code {"images": [...]}}: one event per write, not per image. */
+  public static final String IMAGES = "images";
   /** Not stored: published once when a job is deleted, so that its open streams end. */
   public static final String DELETED = "deleted";
 

@@ -582,19 +582,19 @@ public final class JobRepository {
               infSum += r.getDouble("inference_time_ms");
             }
           }
-          List<JsonObject> imageEvents = new ArrayList<>();
+          JsonArray announced = new JsonArray();
           int[] perWrite = new int[group.size()];
           for (int g = 0; g < group.size(); g++) {
             for (ResultRow r : group.get(g).results()) {
               if (newIdx.remove(r.imageIndex())) { // removed: an image twice in a group is announced once
                 perWrite[g]++;
-                imageEvents.add(new JsonObject().put("image_index", r.imageIndex()).put("image_name", r.imageName())
+                announced.add(new JsonObject().put("image_index", r.imageIndex()).put("image_name", r.imageName())
                     .put("num_detections", r.predictions() == null ? 0 : r.predictions().size())
                     .put("error", r.error()));
               }
             }
           }
-          return countAndAnnounce(conn, jobId, count, failed, infSum, due, imageEvents)
+          return countAndAnnounce(conn, jobId, count, failed, infSum, due, announced)
               .compose(counted -> {
                 if (counted.isEmpty()) { // no longer running: what was inserted goes back with the transaction
                   return Future.failedFuture(new NotRunning());
@@ -621,47 +621,42 @@ public final class JobRepository {
     }
   }
 
-  /** The job after a write's counters moved, the write's image events, and whether a progress event is due. */
+  /** The job after a write's counters moved, the write's {@code images} event (if any), and whether a progress event is due. */
   private record Counted(Job job, List<JobEvent> events, boolean progressEvent) {
   }
 
   /**
    * One statement: locks the job row while it is running, moves its counters, decides whether a progress event is
-   * due (the job's last one at least {@link #PROGRESS_INTERVAL_MS} old, or the final count), and appends the image
-   * events with the job's next sequence numbers. Empty when the job is not running.
+   * due (the job's last one at least {@link #PROGRESS_INTERVAL_MS} old, or the final count), and appends one
+   * {@code images} event listing the images this transaction wrote, with the job's next sequence number. Empty when
+   * the job is not running.
    */
   private static Future<Optional<Counted>> countAndAnnounce(SqlConnection conn, long jobId, int count, int failed,
-                                                            double infSum, boolean progressDue,
-                                                            List<JsonObject> imageEvents) {
-    String[] data = imageEvents.stream().map(JsonObject::encode).toArray(String[]::new);
+                                                            double infSum, boolean progressDue, JsonArray images) {
+    JsonObject data = images.isEmpty() ? null : new JsonObject().put("images", images);
     return conn.preparedQuery("""
             WITH u AS (UPDATE inference_jobs t SET processed_images = t.processed_images + $2,
                     failed_images = t.failed_images + $3, inference_time_ms_sum = t.inference_time_ms_sum + $4,
                     progress_at = CASE WHEN $5 AND $2 > 0 AND (t.progress_at IS NULL
                                     OR t.progress_at <= now() - make_interval(secs => $6)) THEN now()
                                   ELSE t.progress_at END,
-                    event_seq = t.event_seq + cardinality($7::text[])
+                    event_seq = t.event_seq + CASE WHEN $7::text IS NULL THEN 0 ELSE 1 END
                   WHERE t.id = $1 AND t.status = 'running'
                   RETURNING t.*, ($5 AND $2 > 0 AND t.progress_at = now())
                                  OR ($2 > 0 AND t.processed_images >= t.total_images) AS progress_event),
             e AS (INSERT INTO job_events (job_id, seq, type, data)
-                  SELECT $1, (u.event_seq - cardinality($7::text[]) + x.ord)::int, 'image', x.d::jsonb
-                  FROM u, unnest($7::text[]) WITH ORDINALITY AS x(d, ord)
-                  RETURNING id, seq)
+                  SELECT $1, u.event_seq, 'images', $7::text::jsonb FROM u WHERE $7::text IS NOT NULL
+                  RETURNING id)
             SELECT j.*, """ + WORKERS + """
-             AS workers, (SELECT array_agg(id ORDER BY seq) FROM e) AS event_ids
+             AS workers, (SELECT id FROM e) AS event_id
             FROM u j""")
         .execute(Tuple.from(new Object[] {jobId, count, failed, infSum, progressDue, PROGRESS_INTERVAL_MS / 1000.0,
-            data}))
+            data == null ? null : data.encode()}))
         .map(rows -> first(rows).map(row -> {
           Job job = Job.from(row);
-          Long[] ids = row.getArrayOfLongs("event_ids");
-          List<JobEvent> events = new ArrayList<>(imageEvents.size());
-          int firstSeq = job.eventSeq() - imageEvents.size() + 1;
-          for (int i = 0; i < imageEvents.size(); i++) {
-            events.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), firstSeq + i, JobEvent.IMAGE,
-                imageEvents.get(i), job.tenant()));
-          }
+          List<JobEvent> events = data == null ? List.of()
+              : List.of(new JobEvent(row.getLong("event_id"), job.id(), job.trainingJobId(), job.eventSeq(),
+                  JobEvent.IMAGES, data, job.tenant()));
           return new Counted(job, events, row.getBoolean("progress_event"));
         }));
   }
@@ -749,7 +744,7 @@ public final class JobRepository {
     return pool.preparedQuery("""
             SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data, j.tenant FROM job_events e
             JOIN inference_jobs j ON j.id = e.job_id
-            WHERE e.id > $1 AND e.type NOT IN ('progress', 'image')
+            WHERE e.id > $1 AND e.type NOT IN ('progress', 'images', 'image')
               AND ($2::bigint IS NULL OR j.training_job_id = $2)
               AND ($4::boolean OR j.tenant = $5)
             ORDER BY e.id LIMIT $3""")

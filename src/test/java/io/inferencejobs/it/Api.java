@@ -288,6 +288,17 @@ public final class Api implements AutoCloseable {
     }
   }
 
+  /** The image indexes the {@code images} events among these list, in the order listed. */
+  public static List<Integer> listedImages(List<Sse> events) {
+    List<Integer> out = new java.util.ArrayList<>();
+    for (Sse e : events) {
+      if ("images".equals(e.type())) {
+        e.json().getJsonArray("images").forEach(i -> out.add(((JsonObject) i).getInteger("image_index")));
+      }
+    }
+    return out;
+  }
+
   public static boolean terminal(List<Sse> events) {
     return events.stream().anyMatch(e -> List.of("completed", "failed", "cancelled").contains(e.type()));
   }

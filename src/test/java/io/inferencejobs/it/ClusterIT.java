@@ -170,7 +170,7 @@ class ClusterIT {
       // big enough that the job still has open chunks when the third worker has started (about 3 s)
       long big = job(api, 200);
       Api.Stream s = api.stream(INF + "/jobs/" + big + "/events", null);
-      Api.await(s.until(ev -> ev.stream().filter(e -> e.type().equals("image")).count() >= 6));
+      Api.await(s.until(ev -> Api.listedImages(ev).size() >= 6));
       worker1.kill();
       NodeProcess worker3 = start("worker-3", "worker", 4, 0);
       Set<String> after = workersSeen(api);

@@ -96,7 +96,7 @@ class FaultsIT {
 
   static void awaitImage(long id) {
     Api.Stream s = api.stream(INF + "/jobs/" + id + "/events", null);
-    Api.await(s.until(events -> events.stream().anyMatch(e -> e.type().equals("image"))));
+    Api.await(s.until(events -> !Api.listedImages(events).isEmpty()));
     s.close();
   }
 

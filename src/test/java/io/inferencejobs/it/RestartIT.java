@@ -38,7 +38,7 @@ class RestartIT {
       id = api.createJob(Api.jobRequest(new JsonObject().put("image_uris", uris)));
       Api.Stream stream = api.stream(Api.INF + "/jobs/" + id + "/events", null);
       // wait until some, not all, images are done, then kill the process outright
-      Api.await(stream.until(events -> events.stream().anyMatch(e -> e.type().equals("image"))));
+      Api.await(stream.until(events -> !Api.listedImages(events).isEmpty()));
       first.kill();
       assertThat(Api.terminal(stream.events)).as("the job was still running when the process died").isFalse();
     }
