@@ -52,7 +52,10 @@ final class DispatchSimulation {
   /** What the simulated workers of one process measured. */
   static final class Measured {
     final List<Double> leaseMs = Collections.synchronizedList(new ArrayList<>());
+    /** When each lease was asked for (epoch ms), beside {@link #leaseMs}. */
+    final List<Long> leaseAt = Collections.synchronizedList(new ArrayList<>());
     final List<Double> writeMs = Collections.synchronizedList(new ArrayList<>());
+    final List<Long> writeAt = Collections.synchronizedList(new ArrayList<>());
     final AtomicLong statements = new AtomicLong();
     long writeTransactions;
     /** {@code type@epoch second} to the events of that type recorded in that second. */
@@ -62,13 +65,16 @@ final class DispatchSimulation {
       JsonObject events = new JsonObject();
       eventsPerSecond.forEach((k, v) -> events.put(k, v.sum()));
       return new JsonObject().put("lease", new JsonArray(new ArrayList<>(leaseMs)))
-          .put("write", new JsonArray(new ArrayList<>(writeMs))).put("statements", statements.get())
+          .put("leaseAt", new JsonArray(new ArrayList<>(leaseAt)))
+          .put("write", new JsonArray(new ArrayList<>(writeMs))).put("writeAt", new JsonArray(new ArrayList<>(writeAt))).put("statements", statements.get())
           .put("transactions", writeTransactions).put("events", events);
     }
 
     void add(JsonObject other) {
       other.getJsonArray("lease").forEach(x -> leaseMs.add(((Number) x).doubleValue()));
       other.getJsonArray("write").forEach(x -> writeMs.add(((Number) x).doubleValue()));
+      other.getJsonArray("leaseAt").forEach(x -> leaseAt.add(((Number) x).longValue()));
+      other.getJsonArray("writeAt").forEach(x -> writeAt.add(((Number) x).longValue()));
       statements.addAndGet(other.getLong("statements"));
       writeTransactions += other.getLong("transactions");
       other.getJsonObject("events").forEach(e -> eventsPerSecond.computeIfAbsent(e.getKey(), k -> new LongAdder())
@@ -120,6 +126,7 @@ final class DispatchSimulation {
       c.awaitReady();
     }
     long start = System.nanoTime();
+    long startMs = System.currentTimeMillis();
     children.forEach(Child::go);
     Measured total = new Measured();
     JsonObject mine = Http.await(runWorkers(db, "p0", workers - perProcess * (processes - 1), setup));
@@ -128,6 +135,10 @@ final class DispatchSimulation {
       total.add(c.awaitResult());
     }
     double seconds = (System.nanoTime() - start) / 1e9;
+    // the second half of the run by the clock: the JVMs' compilers are done, and so is the job's start
+    long half = startMs + Math.round(seconds * 500);
+    List<Double> leaseLate = later(total.leaseMs, total.leaseAt, half);
+    List<Double> writeLate = later(total.writeMs, total.writeAt, half);
 
     Row check = db.query("SELECT count(*) AS n, count(DISTINCT image_index) AS d FROM image_results WHERE job_id = $1",
         Tuple.of(job.id())).iterator().next();
@@ -152,13 +163,26 @@ final class DispatchSimulation {
             + setup.leasePool() + ": " : "") + "%,d images, chunks of %d, batches of %d, %d simulated workers in %d "
             + "process(es) at %.1f ms/image (bound %,.0f images/s): %,.0f images/s in %.1f s (job created in %.1f s); "
             + "%.3f PostgreSQL statements per image (%,d; %,d writes in %,d transactions); chunk lease p50 %.1f ms, "
-            + "p99 %.1f ms; result write p50 %.1f ms, p99 %.1f ms; results %,d for %,d distinct images, job %s with "
+            + "p99 %.1f ms (second half of the run: p50 %.1f ms, p99 %.1f ms); result write p50 %.1f ms, p99 %.1f ms "
+            + "(second half: p50 %.1f ms, p99 %.1f ms); results %,d for %,d distinct images, job %s with "
             + "%,d processed; events: %s",
         images, chunk, setup.batch(), workers, processes, setup.msPerImage(), workers * 1000 / setup.msPerImage(),
         images / seconds, seconds, createS, (double) statements / images, statements, total.writeMs.size(),
         total.writeTransactions, Stats.pct(total.leaseMs, 50), Stats.pct(total.leaseMs, 99),
-        Stats.pct(total.writeMs, 50), Stats.pct(total.writeMs, 99), check.getLong("n"), check.getLong("d"),
+        Stats.pct(leaseLate, 50), Stats.pct(leaseLate, 99), Stats.pct(total.writeMs, 50), Stats.pct(total.writeMs, 99),
+        Stats.pct(writeLate, 50), Stats.pct(writeLate, 99), check.getLong("n"), check.getLong("d"),
         state.getString("status"), state.getInteger("processed_images"), events);
+  }
+
+  /** The samples taken at or after {@code fromMs}. */
+  private static List<Double> later(List<Double> samples, List<Long> at, long fromMs) {
+    List<Double> out = new ArrayList<>();
+    for (int i = 0; i < samples.size(); i++) {
+      if (at.get(i) >= fromMs) {
+        out.add(samples.get(i));
+      }
+    }
+    return out;
   }
 
   /** {@code bench-cluster --sim-worker PGPORT ...}: a child process's simulated workers (see {@link Child}). */
@@ -265,13 +289,17 @@ final class DispatchSimulation {
   private static void loop(BenchDb db, ChunkRepository chunks, JobRepository repo, String workerId, Setup setup,
                            JsonArray prediction, Measured m, long[] lastProgress, Promise<Void> done) {
     long l0 = System.nanoTime();
+    long asked = System.currentTimeMillis();
     chunks.lease(workerId, 60).onComplete(ar -> {
       m.statements.addAndGet(LEASE);
       if (ar.failed()) {
         done.fail(ar.cause());
         return;
       }
-      m.leaseMs.add((System.nanoTime() - l0) / 1e6);
+      synchronized (m) {
+        m.leaseMs.add((System.nanoTime() - l0) / 1e6);
+        m.leaseAt.add(asked);
+      }
       if (ar.result().isEmpty()) {
         done.complete();
         return;
@@ -316,10 +344,14 @@ final class DispatchSimulation {
       }
       boolean last = to == images.size();
       long w0 = System.nanoTime();
+      long writeAsked = System.currentTimeMillis();
       Future<?> write = last ? repo.writeLastResults(lease, workerId, rows, progress, 1.0)
           : repo.writeResults(lease.jobId(), workerId, rows, progress);
       return write.compose(x -> {
-        m.writeMs.add((System.nanoTime() - w0) / 1e6);
+        synchronized (m) {
+          m.writeMs.add((System.nanoTime() - w0) / 1e6);
+          m.writeAt.add(writeAsked);
+        }
         return batches(db, repo, lease, images, to, workerId, setup, prediction, m, lastProgress);
       });
     });
