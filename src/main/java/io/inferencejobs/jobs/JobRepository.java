@@ -621,42 +621,72 @@ public final class JobRepository {
     }
   }
 
-  /** The job after a write's counters moved, the write's {@code images} event (if any), and whether a progress event is due. */
+  /** Most images one {@code images} event lists, and about the most bytes of their entries: a large write is split. */
+  static final int MAX_IMAGES_PER_EVENT = 256;
+  static final int MAX_IMAGES_EVENT_BYTES = 32 * 1024;
+
+  /** The write's images as {@code images} event payloads, each within the limits above. */
+  static List<String> imagesEvents(JsonArray images) {
+    List<String> out = new ArrayList<>();
+    StringBuilder cur = new StringBuilder();
+    int n = 0;
+    for (Object o : images) {
+      String entry = ((JsonObject) o).encode();
+      if (n > 0 && (n == MAX_IMAGES_PER_EVENT || cur.length() + entry.length() > MAX_IMAGES_EVENT_BYTES)) {
+        out.add(cur.append("]}").toString());
+        cur.setLength(0);
+        n = 0;
+      }
+      cur.append(n == 0 ? "{\"images\":[" : ",").append(entry);
+      n++;
+    }
+    if (n > 0) {
+      out.add(cur.append("]}").toString());
+    }
+    return out;
+  }
+
+  /** The job after a write's counters moved, the write's {@code images} events, and whether a progress event is due. */
   private record Counted(Job job, List<JobEvent> events, boolean progressEvent) {
   }
 
   /**
    * One statement: locks the job row while it is running, moves its counters, decides whether a progress event is
-   * due (the job's last one at least {@link #PROGRESS_INTERVAL_MS} old, or the final count), and appends one
-   * {@code images} event listing the images this transaction wrote, with the job's next sequence number. Empty when
-   * the job is not running.
+   * due (the job's last one at least {@link #PROGRESS_INTERVAL_MS} old, or the final count), and appends the
+   * {@code images} events listing the images this transaction wrote (one, unless there are more than one event
+   * holds), with the job's next sequence numbers. Empty when the job is not running.
    */
   private static Future<Optional<Counted>> countAndAnnounce(SqlConnection conn, long jobId, int count, int failed,
                                                             double infSum, boolean progressDue, JsonArray images) {
-    JsonObject data = images.isEmpty() ? null : new JsonObject().put("images", images);
+    String[] data = imagesEvents(images).toArray(String[]::new);
     return conn.preparedQuery("""
             WITH u AS (UPDATE inference_jobs t SET processed_images = t.processed_images + $2,
                     failed_images = t.failed_images + $3, inference_time_ms_sum = t.inference_time_ms_sum + $4,
                     progress_at = CASE WHEN $5 AND $2 > 0 AND (t.progress_at IS NULL
                                     OR t.progress_at <= now() - make_interval(secs => $6)) THEN now()
                                   ELSE t.progress_at END,
-                    event_seq = t.event_seq + CASE WHEN $7::text IS NULL THEN 0 ELSE 1 END
+                    event_seq = t.event_seq + cardinality($7::text[])
                   WHERE t.id = $1 AND t.status = 'running'
                   RETURNING t.*, ($5 AND $2 > 0 AND t.progress_at = now())
                                  OR ($2 > 0 AND t.processed_images >= t.total_images) AS progress_event),
             e AS (INSERT INTO job_events (job_id, seq, type, data)
-                  SELECT $1, u.event_seq, 'images', $7::text::jsonb FROM u WHERE $7::text IS NOT NULL
-                  RETURNING id)
+                  SELECT $1, (u.event_seq - cardinality($7::text[]) + x.ord)::int, 'images', x.d::jsonb
+                  FROM u, unnest($7::text[]) WITH ORDINALITY AS x(d, ord)
+                  RETURNING id, seq)
             SELECT j.*, """ + WORKERS + """
-             AS workers, (SELECT id FROM e) AS event_id
+             AS workers, (SELECT array_agg(id ORDER BY seq) FROM e) AS event_ids
             FROM u j""")
         .execute(Tuple.from(new Object[] {jobId, count, failed, infSum, progressDue, PROGRESS_INTERVAL_MS / 1000.0,
-            data == null ? null : data.encode()}))
+            data}))
         .map(rows -> first(rows).map(row -> {
           Job job = Job.from(row);
-          List<JobEvent> events = data == null ? List.of()
-              : List.of(new JobEvent(row.getLong("event_id"), job.id(), job.trainingJobId(), job.eventSeq(),
-                  JobEvent.IMAGES, data, job.tenant()));
+          Long[] ids = row.getArrayOfLongs("event_ids");
+          List<JobEvent> events = new ArrayList<>(data.length);
+          int firstSeq = job.eventSeq() - data.length + 1;
+          for (int i = 0; i < data.length; i++) {
+            events.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), firstSeq + i, JobEvent.IMAGES,
+                new JsonObject(data[i]), job.tenant()));
+          }
           return new Counted(job, events, row.getBoolean("progress_event"));
         }));
   }

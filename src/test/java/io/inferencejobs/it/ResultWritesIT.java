@@ -180,4 +180,36 @@ class ResultWritesIT extends SharedServiceIT {
     assertThat(Api.await(node.pool().preparedQuery("SELECT count(*) AS n FROM image_results WHERE job_id = $1")
         .execute(Tuple.of(job.id()))).iterator().next().getLong("n")).isZero();
   }
+
+  @Test
+  void aLargeWriteIsListedInImagesEventsOfBoundedSizeNumberedInOrder() {
+    JobRepository repo = new JobRepository(node.pool(), events -> { });
+    Job job = runningJob(repo, 600, 600);
+    List<ResultRow> rows = new ArrayList<>();
+    for (int i = 0; i < 600; i++) {
+      rows.add(row(i, null));
+    }
+    List<io.inferencejobs.bus.JobEvent> published = new ArrayList<>();
+    JobRepository watched = new JobRepository(node.pool(), published::addAll);
+    assertThat(Api.await(watched.writeResults(job.id(), "w", rows, false)).inserted()).isEqualTo(600);
+
+    List<Integer> sizes = new ArrayList<>();
+    List<Integer> listed = new ArrayList<>();
+    List<Integer> seqs = new ArrayList<>();
+    Api.await(node.pool().preparedQuery("SELECT seq, data FROM job_events WHERE job_id = $1 AND type = 'images' "
+        + "ORDER BY seq").execute(Tuple.of(job.id()))).forEach(r -> {
+          JsonArray images = ((JsonObject) r.getJson("data")).getJsonArray("images");
+          seqs.add(r.getInteger("seq"));
+          sizes.add(images.size());
+          images.forEach(i -> listed.add(((JsonObject) i).getInteger("image_index")));
+        });
+    // 256 + 256 + 88, in the order written, numbered one after the other
+    assertThat(sizes).containsExactly(256, 256, 88);
+    assertThat(listed).hasSize(600).isSorted().doesNotHaveDuplicates();
+    assertThat(seqs.get(1)).isEqualTo(seqs.get(0) + 1);
+    assertThat(seqs.get(2)).isEqualTo(seqs.get(0) + 2);
+    // and the same three were published, with their stored ids and numbers
+    assertThat(published.stream().filter(e -> e.type().equals("images")).map(io.inferencejobs.bus.JobEvent::seq))
+        .containsExactlyElementsOf(seqs);
+  }
 }
