@@ -18,9 +18,6 @@ import java.util.concurrent.TimeUnit;
  * workers, so the only events are the {@code status} events of the jobs this benchmark creates.
  */
 public final class BenchSseCommand {
-  private static boolean parseJson;
-  private static int clientLoops;
-
   private BenchSseCommand() {
   }
 
@@ -32,14 +29,14 @@ public final class BenchSseCommand {
     // API verticle instances of the service, one run each: 1 (one event loop) against 0 (one per core)
     String[] instances = o.getOrDefault("instances", "1,0").split(",");
     // --parse-json: each subscriber parses every event's whole JSON, as this client did before (for comparison)
-    parseJson = o.containsKey("parse-json");
+    boolean parseJson = o.containsKey("parse-json");
     // event loops of this client's streams (default: one per core)
-    clientLoops = Integer.parseInt(o.getOrDefault("client-loops",
+    int clientLoops = Integer.parseInt(o.getOrDefault("client-loops",
         Integer.toString(Runtime.getRuntime().availableProcessors())));
     try {
       List<String> out = new ArrayList<>();
       for (String i : instances) {
-        bench(counts, rounds, heap, Integer.parseInt(i.trim()), out);
+        bench(counts, rounds, heap, Integer.parseInt(i.trim()), parseJson, clientLoops, out);
       }
       System.out.println();
       System.out.println("== bench-sse ==");
@@ -70,8 +67,8 @@ public final class BenchSseCommand {
     return id;
   }
 
-  private static void bench(String[] counts, int rounds, String heap, int instances, List<String> out)
-      throws Exception {
+  private static void bench(String[] counts, int rounds, String heap, int instances, boolean parseJson,
+                            int clientLoops, List<String> out) throws Exception {
     String loops = instances == 0 ? "one API instance per core (" + Runtime.getRuntime().availableProcessors() + ")"
         : instances + " API instance" + (instances == 1 ? "" : "s");
     System.out.println("starting an API-only service (-Xmx" + heap + ", " + loops + ") ...");

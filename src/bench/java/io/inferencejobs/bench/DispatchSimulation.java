@@ -66,7 +66,8 @@ final class DispatchSimulation {
       eventsPerSecond.forEach((k, v) -> events.put(k, v.sum()));
       return new JsonObject().put("lease", new JsonArray(new ArrayList<>(leaseMs)))
           .put("leaseAt", new JsonArray(new ArrayList<>(leaseAt)))
-          .put("write", new JsonArray(new ArrayList<>(writeMs))).put("writeAt", new JsonArray(new ArrayList<>(writeAt))).put("statements", statements.get())
+          .put("write", new JsonArray(new ArrayList<>(writeMs))).put("writeAt", new JsonArray(new ArrayList<>(writeAt)))
+          .put("statements", statements.get())
           .put("transactions", writeTransactions).put("events", events);
     }
 

@@ -102,11 +102,16 @@ final class Http implements AutoCloseable {
 
   /** The value of an SSE frame's line starting with {@code prefix}, or null. */
   private static String field(String frame, String prefix) {
-    int at = frame.startsWith(prefix) ? 0 : frame.indexOf("\n" + prefix);
-    if (at < 0) {
-      return null;
+    int from;
+    if (frame.startsWith(prefix)) {
+      from = prefix.length();
+    } else {
+      int at = frame.indexOf("\n" + prefix);
+      if (at < 0) {
+        return null;
+      }
+      from = at + 1 + prefix.length();
     }
-    int from = at == 0 && frame.startsWith(prefix) ? prefix.length() : at + 1 + prefix.length();
     int end = frame.indexOf('\n', from);
     return frame.substring(from, end < 0 ? frame.length() : end);
   }

@@ -653,8 +653,8 @@ public final class JobRepository {
   /**
    * One statement: locks the job row while it is running, moves its counters, decides whether a progress event is
    * due (the job's last one at least {@link #PROGRESS_INTERVAL_MS} old, or the final count), and appends the
-   * {@code images} events listing the images this transaction wrote (one, unless there are more than one event
-   * holds), with the job's next sequence numbers. Empty when the job is not running.
+   * {@code images} events listing the images this transaction wrote (one, or several past one event's limits),
+   * with the job's next sequence numbers. Empty when the job is not running.
    */
   private static Future<Optional<Counted>> countAndAnnounce(SqlConnection conn, long jobId, int count, int failed,
                                                             double infSum, boolean progressDue, JsonArray images) {
@@ -774,7 +774,7 @@ public final class JobRepository {
     return pool.preparedQuery("""
             SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data, j.tenant FROM job_events e
             JOIN inference_jobs j ON j.id = e.job_id
-            WHERE e.id > $1 AND e.type NOT IN ('progress', 'images', 'image')
+            WHERE e.id > $1 AND e.type NOT IN ('progress', 'images', 'image') -- 'image': one per image, as stored once
               AND ($2::bigint IS NULL OR j.training_job_id = $2)
               AND ($4::boolean OR j.tenant = $5)
             ORDER BY e.id LIMIT $3""")
