@@ -37,6 +37,8 @@ public final class EventStreams {
   /** What a tenant at its stream limit is told to wait. */
   static final int RETRY_AFTER_FULL = 5;
   private static final int REPLAY_PAGE = 1000;
+  /** About the most bytes of event data one page of a job stream's replay holds. */
+  public static final int REPLAY_PAGE_BYTES = 1 << 20;
 
   private final Vertx vertx;
   private final JobRepository jobs;
@@ -391,17 +393,17 @@ public final class EventStreams {
     /** Sends stored events after lastSeq, then held ones, then goes live. */
     private void replay() {
       fetching = true;
-      jobs.eventsOfJob(jobId, (int) lastSeq, REPLAY_PAGE).onSuccess(events -> {
+      jobs.eventsOfJob(jobId, (int) lastSeq, REPLAY_PAGE, REPLAY_PAGE_BYTES).onSuccess(page -> {
         fetching = false;
-        boolean full = events.size() == REPLAY_PAGE;
+        List<JobEvent> events = page.events();
         for (int i = 0; i < events.size() && !closed; i++) {
           JobEvent e = events.get(i);
-          if (JobEvent.terminal(e.type()) && i < events.size() - 1) {
+          if (JobEvent.terminal(e.type()) && (i < events.size() - 1 || page.cut())) {
             // the job ended and was run again (retry): that end is not its end, and sending it would end the stream
             lastSeq = e.seq();
             continue;
           }
-          if (JobEvent.terminal(e.type()) && full) {
+          if (JobEvent.terminal(e.type()) && page.full()) {
             break; // the last of a full page: whether later events supersede it, the next page (from it) tells
           }
           deliverInOrder(e);
@@ -409,7 +411,7 @@ public final class EventStreams {
         if (closed) {
           return;
         }
-        if (full) {
+        if (page.cut() || page.full()) {
           replay();
           return;
         }

@@ -758,12 +758,31 @@ public final class JobRepository {
   }
 
   /** Events of one job with {@code seq > afterSeq}, in order. */
-  public Future<List<JobEvent>> eventsOfJob(long jobId, int afterSeq, int limit) {
+  public Future<EventPage> eventsOfJob(long jobId, int afterSeq, int limit, int maxBytes) {
+    // the page is cut at maxBytes of event data too (the first event always comes): an images event holds up to
+    // 32 KB, and a replaying stream should not hold a thousand of them at once
     return pool.preparedQuery("""
-            SELECT e.id, e.job_id, j.training_job_id, e.seq, e.type, e.data, j.tenant FROM job_events e
-            JOIN inference_jobs j ON j.id = e.job_id
-            WHERE e.job_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3""")
-        .execute(Tuple.of(jobId, afterSeq, limit)).map(JobRepository::events);
+            WITH page AS (SELECT e.id, e.job_id, e.seq, e.type, e.data FROM job_events e
+                          WHERE e.job_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3),
+                 sized AS (SELECT p.*, octet_length(p.data::text) AS size,
+                                  sum(octet_length(p.data::text)) OVER (ORDER BY p.seq) AS upto,
+                                  count(*) OVER () AS n
+                           FROM page p)
+            SELECT s.id, s.job_id, j.training_job_id, s.seq, s.type, s.data, j.tenant, s.n FROM sized s
+            JOIN inference_jobs j ON j.id = s.job_id
+            WHERE s.upto - s.size < $4 ORDER BY s.seq""")
+        .execute(Tuple.of(jobId, afterSeq, limit, maxBytes)).map(rows -> {
+          List<JobEvent> events = events(rows);
+          long read = rows.size() == 0 ? 0 : rows.iterator().next().getLong("n");
+          return new EventPage(events, events.size() < read, read == limit);
+        });
+  }
+
+  /**
+   * A page of a job's stored events. {@code cut}: it was cut at its byte budget, so later events exist. {@code full}:
+   * it holds as many as were asked for, so later events may exist.
+   */
+  public record EventPage(List<JobEvent> events, boolean cut, boolean full) {
   }
 
   /**

@@ -275,4 +275,44 @@ class EventStreamIT extends SharedServiceIT {
     return repo.writeResults(jobId, "writer", List.of(row), true)
         .compose(outcome -> write(repo, jobId, index + 1, last, end));
   }
+
+  @Test
+  void aReplayOfLargeImagesEventsComesInPagesOfBoundedBytesEachEventOnceInOrder() {
+    // about 100 images events of about 32 KB each (long image names): some 3 MB to replay
+    var repo = new io.inferencejobs.jobs.JobRepository(node.pool(), events -> { });
+    int images = 20_000;
+    var job = ResultWritesIT.runningJob(repo, images, images);
+    String longName = "n".repeat(120);
+    for (int from = 0; from < images; from += 2_000) {
+      List<io.inferencejobs.jobs.ResultRow> rows = new ArrayList<>();
+      for (int i = from; i < from + 2_000; i++) {
+        rows.add(new io.inferencejobs.jobs.ResultRow(i, longName + i + ".jpg", 64, 48, new JsonArray(), 1.0, 1.0,
+            2.0, 1.0, null, null));
+      }
+      assertThat(Api.await(repo.writeResults(job.id(), "w", rows, false)).inserted()).isEqualTo(2_000);
+    }
+    assertThat(Api.await(repo.transition(job.id(), io.inferencejobs.jobs.JobStatus.COMPLETED, null))).isPresent();
+
+    // one page from the start: cut near its byte budget, and saying so
+    var page = Api.await(repo.eventsOfJob(job.id(), 0, 1000, io.inferencejobs.api.EventStreams.REPLAY_PAGE_BYTES));
+    assertThat(page.cut()).isTrue();
+    assertThat(page.full()).isFalse();
+    int bytes = page.events().stream().mapToInt(e -> e.data().encode().length()).sum();
+    assertThat(bytes).isLessThanOrEqualTo(io.inferencejobs.api.EventStreams.REPLAY_PAGE_BYTES + 40_000)
+        .isGreaterThan(io.inferencejobs.api.EventStreams.REPLAY_PAGE_BYTES / 2);
+
+    // a client resuming from the first event gets every later one once, numbered without a gap, the end last
+    Stream s = api.stream(INF + "/jobs/" + job.id() + "/events", "1");
+    Api.await(s.until(Api::terminal));
+    List<Sse> real = s.real();
+    s.close();
+    for (int i = 0; i < real.size(); i++) {
+      assertThat(Long.parseLong(real.get(i).id())).as("event %d", i).isEqualTo(i + 2);
+    }
+    long lastSeq = Api.await(node.pool().preparedQuery("SELECT event_seq FROM inference_jobs WHERE id = $1")
+        .execute(io.vertx.sqlclient.Tuple.of(job.id()))).iterator().next().getInteger("event_seq");
+    assertThat(Long.parseLong(real.get(real.size() - 1).id())).isEqualTo(lastSeq);
+    assertThat(real.get(real.size() - 1).type()).isEqualTo("completed");
+    assertThat(Api.listedImages(real)).hasSize(images).doesNotHaveDuplicates();
+  }
 }
