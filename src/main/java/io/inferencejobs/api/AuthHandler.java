@@ -68,8 +68,7 @@ final class AuthHandler {
     if (!enabled) {
       return true;
     }
-    String bearer = bearer(ctx.request().getHeader("Authorization"));
-    ApiKey key = bearer == null ? null : byHash.get(Auth.hash(bearer));
+    ApiKey key = keyOf(bearer(ctx.request().getHeader("Authorization")));
     return key != null && key.admin();
   }
 
@@ -106,7 +105,7 @@ final class AuthHandler {
           + (stream ? " or ?access_token=<stream token>" : ""), false));
       return null;
     }
-    ApiKey key = bearer == null ? null : byHash.get(Auth.hash(bearer));
+    ApiKey key = keyOf(bearer);
     Caller caller = key == null ? null : new Caller(key.name(), key.tenant(), key.scopes(), key.admin());
     if (caller == null && stream) {
       String candidate = token != null && !token.isEmpty() ? token : bearer;
@@ -135,6 +134,11 @@ final class AuthHandler {
       return null;
     }
     return caller;
+  }
+
+  /** The configured key a bearer value is, or null. */
+  private ApiKey keyOf(String bearer) {
+    return bearer == null ? null : byHash.get(Auth.hash(bearer));
   }
 
   private static String bearer(String header) {

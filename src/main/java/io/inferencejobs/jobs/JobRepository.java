@@ -424,7 +424,7 @@ public final class JobRepository {
 
   /**
    * Writes a batch of results idempotently per (job, image_index), moves the counters by the rows actually
-   * inserted, and records one {@code image} event per new result plus an optional {@code progress} event.
+   * inserted, and lists the new results in {@code images} events, plus an optional {@code progress} event.
    * Writes nothing when the job is no longer running (cancelled meanwhile).
    *
    * <p>The writes of one job from this node run one transaction at a time; those that arrive while one runs go
@@ -625,23 +625,28 @@ public final class JobRepository {
   static final int MAX_IMAGES_PER_EVENT = 256;
   static final int MAX_IMAGES_EVENT_BYTES = 32 * 1024;
 
+  /** One {@code images} event's payload, and its JSON text (for the statement that stores it). */
+  record ImagesPayload(JsonObject data, String text) {
+  }
+
   /** The write's images as {@code images} event payloads, each within the limits above. */
-  static List<String> imagesEvents(JsonArray images) {
-    List<String> out = new ArrayList<>();
-    StringBuilder cur = new StringBuilder();
-    int n = 0;
+  static List<ImagesPayload> imagesEvents(JsonArray images) {
+    List<ImagesPayload> out = new ArrayList<>();
+    StringBuilder text = new StringBuilder();
+    JsonArray listed = new JsonArray();
     for (Object o : images) {
       String entry = ((JsonObject) o).encode();
-      if (n > 0 && (n == MAX_IMAGES_PER_EVENT || cur.length() + entry.length() > MAX_IMAGES_EVENT_BYTES)) {
-        out.add(cur.append("]}").toString());
-        cur.setLength(0);
-        n = 0;
+      if (!listed.isEmpty() && (listed.size() == MAX_IMAGES_PER_EVENT
+          || text.length() + entry.length() > MAX_IMAGES_EVENT_BYTES)) {
+        out.add(new ImagesPayload(new JsonObject().put("images", listed), text.append("]}").toString()));
+        text.setLength(0);
+        listed = new JsonArray();
       }
-      cur.append(n == 0 ? "{\"images\":[" : ",").append(entry);
-      n++;
+      text.append(listed.isEmpty() ? "{\"images\":[" : ",").append(entry);
+      listed.add(o);
     }
-    if (n > 0) {
-      out.add(cur.append("]}").toString());
+    if (!listed.isEmpty()) {
+      out.add(new ImagesPayload(new JsonObject().put("images", listed), text.append("]}").toString()));
     }
     return out;
   }
@@ -658,7 +663,8 @@ public final class JobRepository {
    */
   private static Future<Optional<Counted>> countAndAnnounce(SqlConnection conn, long jobId, int count, int failed,
                                                             double infSum, boolean progressDue, JsonArray images) {
-    String[] data = imagesEvents(images).toArray(String[]::new);
+    List<ImagesPayload> payloads = imagesEvents(images);
+    String[] data = payloads.stream().map(ImagesPayload::text).toArray(String[]::new);
     return conn.preparedQuery("""
             WITH u AS (UPDATE inference_jobs t SET processed_images = t.processed_images + $2,
                     failed_images = t.failed_images + $3, inference_time_ms_sum = t.inference_time_ms_sum + $4,
@@ -685,7 +691,7 @@ public final class JobRepository {
           int firstSeq = job.eventSeq() - data.length + 1;
           for (int i = 0; i < data.length; i++) {
             events.add(new JobEvent(ids[i], job.id(), job.trainingJobId(), firstSeq + i, JobEvent.IMAGES,
-                new JsonObject(data[i]), job.tenant()));
+                payloads.get(i).data(), job.tenant()));
           }
           return new Counted(job, events, row.getBoolean("progress_event"));
         }));
@@ -757,16 +763,15 @@ public final class JobRepository {
         .put("eta_seconds", rate > 0 ? Math.round(left / rate * 10) / 10.0 : null);
   }
 
-  /** Events of one job with {@code seq > afterSeq}, in order. */
+  /** Events of one job with {@code seq > afterSeq}, in order: at most {@code limit}, and about {@code maxBytes}. */
   public Future<EventPage> eventsOfJob(long jobId, int afterSeq, int limit, int maxBytes) {
     // the page is cut at maxBytes of event data too (the first event always comes): an images event holds up to
     // 32 KB, and a replaying stream should not hold a thousand of them at once
     return pool.preparedQuery("""
-            WITH page AS (SELECT e.id, e.job_id, e.seq, e.type, e.data FROM job_events e
+            WITH page AS (SELECT e.id, e.job_id, e.seq, e.type, e.data, octet_length(e.data::text) AS size
+                          FROM job_events e
                           WHERE e.job_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3),
-                 sized AS (SELECT p.*, octet_length(p.data::text) AS size,
-                                  sum(octet_length(p.data::text)) OVER (ORDER BY p.seq) AS upto,
-                                  count(*) OVER () AS n
+                 sized AS (SELECT p.*, sum(p.size) OVER (ORDER BY p.seq) AS upto, count(*) OVER () AS n
                            FROM page p)
             SELECT s.id, s.job_id, j.training_job_id, s.seq, s.type, s.data, j.tenant, s.n FROM sized s
             JOIN inference_jobs j ON j.id = s.job_id

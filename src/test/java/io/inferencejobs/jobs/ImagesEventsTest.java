@@ -21,6 +21,16 @@ class ImagesEventsTest {
     return out;
   }
 
+  /** The events' texts, each checked to say what its data says. */
+  private static List<String> texts(List<JobRepository.ImagesPayload> events) {
+    List<String> out = new ArrayList<>();
+    for (JobRepository.ImagesPayload e : events) {
+      assertThat(new JsonObject(e.text())).isEqualTo(e.data());
+      out.add(e.text());
+    }
+    return out;
+  }
+
   private static List<Integer> listed(List<String> events) {
     List<Integer> out = new ArrayList<>();
     for (String e : events) {
@@ -36,11 +46,11 @@ class ImagesEventsTest {
 
   @Test
   void atTheCountLimitOneEventPastItTwo() {
-    List<String> at = JobRepository.imagesEvents(images(JobRepository.MAX_IMAGES_PER_EVENT, 5));
+    List<String> at = texts(JobRepository.imagesEvents(images(JobRepository.MAX_IMAGES_PER_EVENT, 5)));
     assertThat(at).hasSize(1);
     assertThat(new JsonObject(at.get(0)).getJsonArray("images")).hasSize(JobRepository.MAX_IMAGES_PER_EVENT);
 
-    List<String> past = JobRepository.imagesEvents(images(JobRepository.MAX_IMAGES_PER_EVENT + 1, 5));
+    List<String> past = texts(JobRepository.imagesEvents(images(JobRepository.MAX_IMAGES_PER_EVENT + 1, 5)));
     assertThat(past).hasSize(2);
     assertThat(new JsonObject(past.get(1)).getJsonArray("images")).hasSize(1);
     assertThat(listed(past)).hasSize(JobRepository.MAX_IMAGES_PER_EVENT + 1).isSorted().doesNotHaveDuplicates();
@@ -49,7 +59,7 @@ class ImagesEventsTest {
   @Test
   void longNamesSplitByBytesEachImageOnceInOrder() {
     // 1,000-character names: about 32 per event
-    List<String> events = JobRepository.imagesEvents(images(200, 1000));
+    List<String> events = texts(JobRepository.imagesEvents(images(200, 1000)));
     assertThat(events.size()).isGreaterThan(5);
     for (String e : events) {
       int entries = new JsonObject(e).getJsonArray("images").size();
@@ -63,7 +73,7 @@ class ImagesEventsTest {
   void anImageLargerThanTheByteLimitStillGetsItsOwnEvent() {
     JsonArray images = images(3, 10);
     images.getJsonObject(1).put("image_name", "y".repeat(JobRepository.MAX_IMAGES_EVENT_BYTES + 10));
-    List<String> events = JobRepository.imagesEvents(images);
+    List<String> events = texts(JobRepository.imagesEvents(images));
     assertThat(events).hasSize(3);
     assertThat(listed(events)).containsExactly(0, 1, 2);
   }
