@@ -89,7 +89,14 @@ class EventStreamIT extends SharedServiceIT {
     Stream first = api.stream(events(id), null);
     Api.await(first.until(ev -> ev.stream().filter(e -> !":".equals(e.type())).count() >= 4));
     first.close();
-    List<Sse> before = first.real();
+    // it resumes from before the end: a job of few events may have ended within the first four, and a client that
+    // saw the end has nothing left to resume
+    List<Sse> seen = first.real();
+    int upTo = seen.size();
+    while (upTo > 2 && Api.terminal(seen.subList(upTo - 1, upTo))) {
+      upTo--;
+    }
+    List<Sse> before = seen.subList(0, upTo);
     String lastSeen = before.get(before.size() - 1).id();
 
     Stream second = api.stream(events(id), lastSeen);
