@@ -54,6 +54,8 @@ public final class ApiVerticle extends VerticleBase {
   private final ApiContext api;
   private final ApiNode node;
   private final StreamTokens tokens;
+  /** Keys and scopes: guards every operation, and tells the public readiness whether its caller is an admin. */
+  private final AuthHandler auth;
   private final ConnectionGuard connections;
   private EventStreams streams;
   private UploadSweeper sweeper;
@@ -71,6 +73,7 @@ public final class ApiVerticle extends VerticleBase {
     this.api = node.api;
     this.tokens = node.tokens;
     this.connections = node.connections;
+    this.auth = new AuthHandler(api.config(), tokens);
   }
 
   /** The handlers, keyed by operation id; a test checks this matches the contract one to one. */
@@ -80,7 +83,7 @@ public final class ApiVerticle extends VerticleBase {
     }
     JobHandlers jobs = new JobHandlers(vertx, api, node.jobService, node.exportsRunning);
     TrainingJobHandlers training = new TrainingJobHandlers(api);
-    HealthHandlers health = new HealthHandlers(api, new AuthHandler(api.config(), tokens)::isAdmin);
+    HealthHandlers health = new HealthHandlers(api, auth::isAdmin);
     UploadHandler upload = new UploadHandler(vertx, api, this::rateLimit);
     Map<String, Handler<RoutingContext>> h = new LinkedHashMap<>();
     h.put("healthLive", health::live);
@@ -183,7 +186,6 @@ public final class ApiVerticle extends VerticleBase {
     if (!api.config().http().corsOrigins().isEmpty()) {
       builder.rootHandler(cors(api.config().http().corsOrigins()));
     }
-    AuthHandler auth = new AuthHandler(api.config(), tokens);
     BodyHandler json = BodyHandler.create(false).setBodyLimit(api.config().limits().maxJsonBodyBytes());
     ContractValidator validator = new ContractValidator(vertx, contract);
     RequestExtractor extractor = RequestExtractor.withBodyHandler();

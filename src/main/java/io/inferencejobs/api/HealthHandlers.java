@@ -39,6 +39,6 @@ final class HealthHandlers {
     return new JsonObject().put("status", body.getString("status"))
         .put("postgres", body.getString("postgres").startsWith("up") ? "up" : "down")
         .put("s3", body.getString("s3").startsWith("up") ? "up" : "down")
-        .put("workers_seen", body.getJsonArray("workers").size());
+        .put("workers_seen", body.getInteger("workers_seen"));
   }
 }
